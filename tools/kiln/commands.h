@@ -1,0 +1,10 @@
+// Each `kiln` subcommand lives in its own file and registers itself on the app here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace kiln::cli {
+
+void add_inspect_command(CLI::App& app);
+
+}  // namespace kiln::cli
