@@ -10,6 +10,9 @@ namespace {
 
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian uint32
 constexpr int kMaxArrayNesting = 8;
+// Counts are trusted for reserve() only this far: a hostile count that fits the file's bytes
+// still should not cost memory out of proportion before its items are read.
+constexpr uint64_t kMaxReserve = 1 << 16;
 
 // The fewest bytes one value of a type can take in the file; used to refuse counts that
 // cannot fit in what is left before allocating anything for them.
@@ -45,8 +48,8 @@ class Parser {
     const uint64_t tensor_count = read_scalar<uint64_t>("tensor count");
     const uint64_t kv_count = read_scalar<uint64_t>("metadata count");
     // Each key-value pair takes at least 12 bytes, each tensor info at least 24.
-    check_count_fits(kv_count, 12, "metadata count");
-    check_count_fits(tensor_count, 24, "tensor count");
+    check_count_fits(kv_count, pos_ - 8, 12, "metadata count");
+    check_count_fits(tensor_count, pos_ - 16, 24, "tensor count");
 
     read_metadata(kv_count);
     read_alignment();
@@ -68,9 +71,9 @@ class Parser {
     }
   }
 
-  void check_count_fits(uint64_t count, uint64_t min_bytes_each, std::string_view what) {
+  void check_count_fits(uint64_t count, uint64_t count_offset, uint64_t min_bytes_each, std::string_view what) {
     if (count > remaining() / min_bytes_each) {
-      fail_at(pos_, fmt::format("{} {} cannot fit in the {} bytes that remain", what, count,
+      fail_at(count_offset, fmt::format("{} {} cannot fit in the {} bytes that remain", what, count,
                                 remaining()));
     }
   }
@@ -133,20 +136,23 @@ class Parser {
     }
     Array array;
     array.element_type = read_value_type("array element type");
+    const uint64_t count_offset = pos_;
     const uint64_t count = read_scalar<uint64_t>("array count");
-    check_count_fits(count, min_encoded_size(array.element_type), "array count");
-    array.items.reserve(count);
+    check_count_fits(count, count_offset, min_encoded_size(array.element_type), "array count");
+    array.items.reserve(std::min<uint64_t>(count, kMaxReserve));
     for (uint64_t i = 0; i < count; ++i) array.items.push_back(read_value(array.element_type, depth));
     return array;
   }
 
   void read_metadata(uint64_t kv_count) {
-    file_.metadata_.reserve(kv_count);
+    file_.metadata_.reserve(std::min<uint64_t>(kv_count, kMaxReserve));
     for (uint64_t i = 0; i < kv_count; ++i) {
       const uint64_t key_offset = pos_;
       std::string key = read_string("metadata key");
       const ValueType type = read_value_type("metadata value type");
+      const uint64_t value_offset = pos_;
       Value value = read_value(type, 0);
+      if (key == "general.alignment") alignment_offset_ = value_offset;
       if (file_.metadata_index_.count(key) != 0) {
         fail_at(key_offset, fmt::format("duplicate metadata key '{}'", key));
       }
@@ -161,14 +167,14 @@ class Parser {
     const std::optional<int64_t> alignment = value->as_int();
     if (value->type() != ValueType::u32 || !alignment || *alignment == 0 ||
         (*alignment & (*alignment - 1)) != 0) {
-      fail_at(0, fmt::format("general.alignment must be a power of two stored as u32, got {} ({})",
+      fail_at(alignment_offset_, fmt::format("general.alignment must be a power of two stored as u32, got {} ({})",
                              format_value(*value), value_type_name(value->type())));
     }
     file_.alignment_ = static_cast<uint32_t>(*alignment);
   }
 
   void read_tensor_infos(uint64_t tensor_count) {
-    file_.tensors_.reserve(tensor_count);
+    file_.tensors_.reserve(std::min<uint64_t>(tensor_count, kMaxReserve));
     for (uint64_t i = 0; i < tensor_count; ++i) {
       const uint64_t info_offset = pos_;
       TensorInfo tensor;
@@ -242,7 +248,10 @@ class Parser {
     std::vector<const TensorInfo*> by_offset;
     for (const TensorInfo& t : file_.tensors_) by_offset.push_back(&t);
     std::sort(by_offset.begin(), by_offset.end(),
-              [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
+              [](const TensorInfo* a, const TensorInfo* b) {
+                // At a shared offset, empty tensors first: they overlap nothing.
+                return a->offset != b->offset ? a->offset < b->offset : a->bytes < b->bytes;
+              });
     for (size_t i = 0; i < by_offset.size(); ++i) {
       const TensorInfo& t = *by_offset[i];
       if (t.offset > data_size || t.bytes > data_size - t.offset) {
@@ -260,6 +269,7 @@ class Parser {
   GGUFFile& file_;
   std::span<const uint8_t> bytes_;
   uint64_t pos_ = 0;
+  uint64_t alignment_offset_ = 0;
 };
 
 GGUFFile GGUFFile::open(const std::string& path) {
@@ -304,6 +314,7 @@ int64_t GGUFFile::get_int(std::string_view key) const {
   if (value == nullptr) user_error("'{}': metadata key '{}' is missing", name_, key);
   const std::optional<int64_t> i = value->as_int();
   if (!i) {
+    if (value->is_integer()) user_error("'{}': metadata key '{}' = {} does not fit in 64-bit signed", name_, key, format_value(*value));
     user_error("'{}': metadata key '{}' should be an integer but is {}", name_, key,
                value_type_name(value->type()));
   }

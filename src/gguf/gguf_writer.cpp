@@ -75,7 +75,8 @@ uint32_t GGUFWriter::alignment() const {
   for (const KeyValue& kv : metadata_) {
     if (kv.key == "general.alignment") {
       const std::optional<int64_t> a = kv.value.as_int();
-      KILN_CHECK(a && *a > 0, "general.alignment must be a positive integer");
+      KILN_CHECK(kv.value.type() == ValueType::u32 && a && *a > 0 && (*a & (*a - 1)) == 0,
+                 "general.alignment must be a power of two stored as u32, as readers require");
       return static_cast<uint32_t>(*a);
     }
   }

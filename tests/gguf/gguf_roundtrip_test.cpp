@@ -141,14 +141,15 @@ TEST(GGUFRoundTrip, ArraysOfEveryType) {
       {"a.u16", make_array(ValueType::u16, {Value{uint16_t{1}}, Value{uint16_t{65535}}})},
       {"a.i16", make_array(ValueType::i16, {Value{int16_t{-300}}})},
       {"a.u32", make_array(ValueType::u32, {Value{uint32_t{7}}, Value{uint32_t{1u << 31}}})},
-      {"a.i32", make_array(ValueType::i32, {Value{int32_t{-7}}, Value{int32_t{3}}, Value{int32_t{0}}})},
+      {"a.i32",
+       make_array(ValueType::i32, {Value{int32_t{-7}}, Value{int32_t{3}}, Value{int32_t{0}}})},
       {"a.f32", make_array(ValueType::f32, {Value{0.25f}, Value{-1e38f}})},
       {"a.bool", make_array(ValueType::boolean, {Value{true}, Value{false}, Value{true}})},
-      {"a.string", make_array(ValueType::string, {make_string("a"), make_string(""),
-                                                  make_string("<|im_start|>")})},
-      {"a.array", make_array(ValueType::array,
-                             {make_array(ValueType::u8, {Value{uint8_t{1}}}),
-                              make_array(ValueType::string, {make_string("x")})})},
+      {"a.string", make_array(ValueType::string,
+                              {make_string("a"), make_string(""), make_string("<|im_start|>")})},
+      {"a.array",
+       make_array(ValueType::array, {make_array(ValueType::u8, {Value{uint8_t{1}}}),
+                                     make_array(ValueType::string, {make_string("x")})})},
       {"a.u64", make_array(ValueType::u64, {Value{uint64_t{1} << 63}})},
       {"a.i64", make_array(ValueType::i64, {Value{int64_t{-1}}, Value{int64_t{1} << 40}})},
       {"a.f64", make_array(ValueType::f64, {Value{1e300}, Value{-0.0}})},
@@ -167,13 +168,15 @@ TEST(GGUFRoundTrip, ArraysOfEveryType) {
 TEST(GGUFRoundTrip, NestedArraysAndEmptyValues) {
   const Value deep = make_array(
       ValueType::array,
-      {make_array(ValueType::array, {make_array(ValueType::i32, {Value{int32_t{1}}, Value{int32_t{2}}}),
-                                     make_array(ValueType::f64, {})}),
+      {make_array(ValueType::array,
+                  {make_array(ValueType::i32, {Value{int32_t{1}}, Value{int32_t{2}}}),
+                   make_array(ValueType::f64, {})}),
        make_array(ValueType::array, {}),
        make_array(ValueType::array, {make_array(ValueType::string, {make_string("")})})});
   // Eight levels: the most the reader accepts.
   Value eight_levels = make_array(ValueType::u8, {Value{uint8_t{42}}});
-  for (int level = 1; level < 8; ++level) eight_levels = make_array(ValueType::array, {eight_levels});
+  for (int level = 1; level < 8; ++level)
+    eight_levels = make_array(ValueType::array, {eight_levels});
 
   GGUFWriter writer;
   const std::vector<KeyValue> values = {
@@ -224,7 +227,9 @@ std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng) {
   return out;
 }
 
-uint64_t round_up(uint64_t n, uint64_t alignment) { return (n + alignment - 1) / alignment * alignment; }
+uint64_t round_up(uint64_t n, uint64_t alignment) {
+  return (n + alignment - 1) / alignment * alignment;
+}
 
 void check_tensors_round_trip(uint32_t alignment) {
   SCOPED_TRACE(::testing::Message() << "alignment " << alignment);
@@ -368,7 +373,8 @@ TEST(GGUFRoundTrip, FindAndTypedGetters) {
   // A u64 past INT64_MAX has no int64 value; refusing it beats wrapping it negative.
   EXPECT_TRUE(throws_user_error([&] { file.get_int("u64"); }, {"roundtrip.gguf", "'u64'"}));
 
-  const std::vector<std::string> not_string = {"roundtrip.gguf", "'u32'", "should be a string but is u32"};
+  const std::vector<std::string> not_string = {"roundtrip.gguf", "'u32'",
+                                               "should be a string but is u32"};
   EXPECT_TRUE(throws_user_error([&] { file.get_string("u32"); }, not_string));
   EXPECT_TRUE(throws_user_error([&] { file.get_string_or("u32", "x"); }, not_string));
   EXPECT_TRUE(throws_user_error([&] { file.get_string("array"); },
@@ -575,7 +581,8 @@ TEST(GGUFRoundTrip, WriterMatchesTheHandBuiltFile) {
   expected.resize(round_up(expected.size(), 32), 0);  // the writer pads the last tensor too
   ASSERT_EQ(written.size(), expected.size());
   const auto [differs, unused] = std::mismatch(written.begin(), written.end(), expected.begin());
-  EXPECT_TRUE(differs == written.end()) << "first difference at byte " << (differs - written.begin());
+  EXPECT_TRUE(differs == written.end())
+      << "first difference at byte " << (differs - written.begin());
 }
 
 std::filesystem::path models_folder() {
