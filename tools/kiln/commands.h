@@ -6,5 +6,6 @@
 namespace kiln::cli {
 
 void add_inspect_command(CLI::App& app);
+void add_compile_command(CLI::App& app);
 
 }  // namespace kiln::cli

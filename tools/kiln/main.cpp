@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Run 'kiln COMMAND --help' for the options of one command.");
   kiln::cli::add_inspect_command(app);
+  kiln::cli::add_compile_command(app);
 
   try {
     app.parse(argc, argv);

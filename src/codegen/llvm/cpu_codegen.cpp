@@ -1,0 +1,280 @@
+// Host target selection, the optimization pipeline, the on-disk object cache and the public
+// entry points. The IR itself is built by cpu_emitter.cpp; loading is cpu_jit.cpp.
+#include "codegen/llvm/cpu_codegen.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+#include <unistd.h>
+
+#include <llvm/ADT/StringMap.h>
+#include <llvm/Config/llvm-config.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/MC/MCSubtargetInfo.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Support/xxhash.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/TargetParser/Host.h>
+
+#include "base/error.h"
+#include "codegen/llvm/cpu_emitter.h"
+#include "codegen/llvm/cpu_jit.h"
+
+namespace kiln::codegen {
+
+namespace {
+
+// Part of every cache key: bump it when what this file does to a module changes (passes,
+// target options), since the key hashes the module before optimization.
+constexpr const char* kCacheFormat = "kiln-cpu-object-1";
+
+struct Target {
+  std::string triple;
+  std::string cpu;
+  std::string features;  // "+avx2,-avx512f,..."
+};
+
+// The host's features in LLVM's form, sorted so the string (and cache keys) are stable.
+std::string host_features() {
+  std::vector<std::string> features;
+  for (const auto& feature : llvm::sys::getHostCPUFeatures()) {
+    features.push_back((feature.second ? "+" : "-") + feature.first().str());
+  }
+  std::sort(features.begin(), features.end());
+  std::string joined;
+  for (const std::string& feature : features) joined += (joined.empty() ? "" : ",") + feature;
+  return joined;
+}
+
+Target choose_target(const CpuCodegenOptions& options) {
+  Target target;
+  target.triple = llvm::sys::getProcessTriple();
+  if (options.cpu.empty()) {
+    target.cpu = llvm::sys::getHostCPUName().str();
+    target.features = host_features();
+    // Extra features (e.g. "-avx512f" to try AVX2 code on an AVX-512 host) override the host's.
+    if (!options.features.empty()) target.features += "," + options.features;
+  } else {
+    target.cpu = options.cpu;
+    target.features = options.features;
+  }
+  return target;
+}
+
+llvm::CodeGenOptLevel codegen_level(int opt_level) {
+  switch (opt_level) {
+    case 0: return llvm::CodeGenOptLevel::None;
+    case 1: return llvm::CodeGenOptLevel::Less;
+    case 2: return llvm::CodeGenOptLevel::Default;
+    default: return llvm::CodeGenOptLevel::Aggressive;
+  }
+}
+
+std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target& target, int opt_level) {
+  initialize_native_target();
+  const llvm::Triple triple(target.triple);
+  std::string error;
+  const llvm::Target* llvm_target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!llvm_target) internal_error_at(__FILE__, __LINE__, "no LLVM target for " + target.triple + ": " + error);
+  // Position-independent, small code model: what the JIT linker relocates.
+  std::unique_ptr<llvm::TargetMachine> machine(llvm_target->createTargetMachine(
+      triple, target.cpu, target.features, llvm::TargetOptions(), llvm::Reloc::PIC_, llvm::CodeModel::Small,
+      codegen_level(opt_level)));
+  if (!machine) internal_error_at(__FILE__, __LINE__, "cannot create a target machine for " + target.cpu);
+  return machine;
+}
+
+// A kernel as an LLVM module, not yet optimized, with the machine it is meant for.
+struct Lowered {
+  Target target;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::Module> module;
+};
+
+Lowered lower(const ir::Kernel& kernel, const CpuCodegenOptions& options) {
+  Lowered lowered;
+  lowered.target = choose_target(options);
+  lowered.machine = make_target_machine(lowered.target, options.opt_level);
+  lowered.context = std::make_unique<llvm::LLVMContext>();
+  lowered.module = std::make_unique<llvm::Module>(kernel.name, *lowered.context);
+  lowered.module->setTargetTriple(lowered.machine->getTargetTriple());
+  lowered.module->setDataLayout(lowered.machine->createDataLayout());
+
+  std::vector<std::pair<std::string, std::string>> attributes = {
+      {"target-cpu", lowered.target.cpu},
+      {"target-features", lowered.target.features},
+  };
+  // Use zmm registers where there are any: LLVM otherwise keeps to 256 bits on some CPUs.
+  if (lowered.machine->getMCSubtargetInfo()->checkFeatures("+avx512f")) {
+    attributes.emplace_back("prefer-vector-width", "512");
+  }
+  emit_cpu_kernel(*lowered.module, kernel, std::move(attributes), options.fast_math);
+
+  std::string errors;
+  llvm::raw_string_ostream error_stream(errors);
+  if (llvm::verifyModule(*lowered.module, &error_stream)) {
+    internal_error_at(__FILE__, __LINE__, "the LLVM IR of kernel " + kernel.name + " is invalid: " + errors);
+  }
+  return lowered;
+}
+
+void optimize(Lowered& lowered, int opt_level) {
+  llvm::LoopAnalysisManager loop_analyses;
+  llvm::FunctionAnalysisManager function_analyses;
+  llvm::CGSCCAnalysisManager cgscc_analyses;
+  llvm::ModuleAnalysisManager module_analyses;
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopVectorization = opt_level >= 2;
+  tuning.SLPVectorization = opt_level >= 2;
+  llvm::PassBuilder passes(lowered.machine.get(), tuning);
+  passes.registerModuleAnalyses(module_analyses);
+  passes.registerCGSCCAnalyses(cgscc_analyses);
+  passes.registerFunctionAnalyses(function_analyses);
+  passes.registerLoopAnalyses(loop_analyses);
+  passes.crossRegisterProxies(loop_analyses, function_analyses, cgscc_analyses, module_analyses);
+
+  llvm::OptimizationLevel level = llvm::OptimizationLevel::O3;
+  if (opt_level == 1) level = llvm::OptimizationLevel::O1;
+  if (opt_level == 2) level = llvm::OptimizationLevel::O2;
+  llvm::ModulePassManager pipeline = opt_level <= 0
+                                         ? passes.buildO0DefaultPipeline(llvm::OptimizationLevel::O0)
+                                         : passes.buildPerModuleDefaultPipeline(level);
+  pipeline.run(*lowered.module, module_analyses);
+}
+
+std::string machine_code(Lowered& lowered, llvm::CodeGenFileType type) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream stream(buffer);
+  llvm::legacy::PassManager passes;
+  if (lowered.machine->addPassesToEmitFile(passes, stream, nullptr, type)) {
+    internal_error_at(__FILE__, __LINE__, "LLVM cannot emit code for " + lowered.target.cpu);
+  }
+  passes.run(*lowered.module);
+  return std::string(buffer.data(), buffer.size());
+}
+
+std::string module_text(const llvm::Module& module) {
+  std::string text;
+  llvm::raw_string_ostream stream(text);
+  module.print(stream, nullptr);
+  return text;
+}
+
+// --- the object cache: <dir>/<128-bit hash>.o ------------------------------------------------
+
+std::string cache_key(const Lowered& lowered, const CpuCodegenOptions& options) {
+  std::string input = module_text(*lowered.module);
+  input += fmt::format("\n{}\n{}\n{}\n{}\nO{} fast_math={}\nLLVM {}\n", kCacheFormat, lowered.target.triple,
+                       lowered.target.cpu, lowered.target.features, options.opt_level, options.fast_math,
+                       LLVM_VERSION_STRING);
+  const llvm::XXH128_hash_t hash = llvm::xxh3_128bits(llvm::arrayRefFromStringRef(input));
+  return fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
+}
+
+std::string read_cached_object(const std::string& dir, const std::string& key) {
+  std::ifstream file(std::filesystem::path(dir) / (key + ".o"), std::ios::binary);
+  if (!file) return {};
+  std::ostringstream bytes;
+  bytes << file.rdbuf();
+  return bytes.str();
+}
+
+// Best effort: a cache that cannot be written only costs the next start a compile. Written to
+// a temporary name and renamed, so a concurrent reader never sees half a file.
+void write_cached_object(const std::string& dir, const std::string& key, const std::string& object) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return;
+  const std::filesystem::path final_path = std::filesystem::path(dir) / (key + ".o");
+  static std::atomic<uint64_t> writes{0};
+  const std::filesystem::path temporary =
+      final_path.string() + ".tmp" + std::to_string(::getpid()) + "." + std::to_string(writes++);
+  {
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    if (!file.write(object.data(), static_cast<std::streamsize>(object.size()))) return;
+  }
+  std::filesystem::rename(temporary, final_path, error);
+  if (error) std::filesystem::remove(temporary, error);
+}
+
+}  // namespace
+
+std::string kernel_cache_dir() {
+  if (const char* dir = std::getenv("KILN_CACHE")) {
+    const std::string value = dir;
+    if (value == "off" || value == "0" || value.empty()) return {};
+    return value;
+  }
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/kiln/kernels";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/kiln/kernels";
+  return {};
+}
+
+CompiledKernel compile_cpu(const ir::Kernel& kernel, const CpuCodegenOptions& options) {
+  if (!options.cpu.empty()) {
+    user_error("kernel {}: code for CPU '{}' cannot run on this host; leave the CPU unset to compile for the host "
+               "({})", kernel.name, options.cpu, llvm::sys::getHostCPUName().str());
+  }
+  CompiledKernel compiled;
+  compiled.signature.name = kernel.name;
+  for (const ir::BufferParam& buffer : kernel.buffers) {
+    compiled.signature.buffers.push_back(buffer.name);
+    compiled.signature.buffer_is_output.push_back(buffer.is_output);
+  }
+  compiled.signature.size_params = kernel.size_params;
+
+  Lowered lowered = lower(kernel, options);
+  const std::string cache_dir = kernel_cache_dir();
+  std::string key;
+  if (!cache_dir.empty()) {
+    key = cache_key(lowered, options);
+    const std::string cached = read_cached_object(cache_dir, key);
+    if (!cached.empty()) {
+      try {
+        compiled.code = load_host_object(cached, cpu_entry_symbol(kernel.name));
+        return compiled;
+      } catch (const InternalError&) {
+        // A damaged cache entry: compile afresh and overwrite it.
+      }
+    }
+  }
+  optimize(lowered, options.opt_level);
+  const std::string object = machine_code(lowered, llvm::CodeGenFileType::ObjectFile);
+  if (!cache_dir.empty()) write_cached_object(cache_dir, key, object);
+  compiled.code = load_host_object(object, cpu_entry_symbol(kernel.name));
+  return compiled;
+}
+
+std::string emit_llvm_ir(const ir::Kernel& kernel, const CpuCodegenOptions& options) {
+  Lowered lowered = lower(kernel, options);
+  optimize(lowered, options.opt_level);
+  return module_text(*lowered.module);
+}
+
+std::string emit_host_assembly(const ir::Kernel& kernel, const CpuCodegenOptions& options) {
+  Lowered lowered = lower(kernel, options);
+  optimize(lowered, options.opt_level);
+  return machine_code(lowered, llvm::CodeGenFileType::AssemblyFile);
+}
+
+std::string host_cpu_description() {
+  std::string enabled;
+  std::stringstream features(host_features());
+  for (std::string feature; std::getline(features, feature, ',');) {
+    if (feature.starts_with("+")) enabled += (enabled.empty() ? "" : ",") + feature;
+  }
+  return llvm::sys::getHostCPUName().str() + " (" + enabled + ")";
+}
+
+}  // namespace kiln::codegen

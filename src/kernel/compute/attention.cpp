@@ -1,0 +1,55 @@
+// Scaled dot-product attention with a causal or sliding-window mask, grouped-query heads and
+// an optional logit softcap, as separate stages a schedule can place (or fuse flash-style).
+#include <limits>
+
+#include "kernel/compute/op_builder.h"
+#include "kernel/compute/ops.h"
+
+namespace kiln::kernel::ops {
+
+using namespace detail;
+using ir::Expr;
+using ir::Intrinsic;
+
+ComputeDef attention(double scale, double softcap, bool causal, int64_t window, DType kv) {
+  const Expr t = size("t"), h = size("h"), kh = size("kh"), d = size("d"), s = size("s");
+  const Expr a = ir::var("a"), b = ir::var("b"), c = ir::var("c"), e = ir::var("e"), r = ir::var("r");
+  ComputeDef def;
+  def.name = "attention";
+  if (causal) def.name += "_causal";
+  if (window > 0) def.name += "_window";
+  if (softcap > 0) def.name += "_softcap";
+  if (kv != DType::f32) def.name += fmt::format("_{}", dtype_name(kv));
+  def.inputs = {tensor("q", DType::f32, {t, h, d}), tensor("k", kv, {s, kh, d}), tensor("v", kv, {s, kh, d})};
+  def.outputs = {tensor("out", DType::f32, {t, h, d})};
+  def.size_params = {"t", "h", "kh", "d", "s"};
+  const TensorDecl &q = def.inputs[0], &k = def.inputs[1], &v = def.inputs[2];
+  const Expr kv_head = b / (h / kh);
+
+  const Stage score = reduce_stage("score", {"a", "b", "c"}, {t, h, s}, ReduceKind::Sum, {"r"}, {d},
+                                   read(q, {a, b, r}) * read(k, {c, kv_head, r}));
+
+  Expr logit = read(score, {a, b, c});
+  if (scale != 1.0) logit = logit * scale;
+  if (softcap > 0) logit = softcap * ir::call(Intrinsic::Tanh, {logit / softcap});
+  // Query a sits at position s - t + a among the s keys.
+  const Expr query_pos = s - t + a;
+  Expr visible;
+  if (causal) visible = c <= query_pos;
+  if (window > 0) {
+    Expr in_window = c > query_pos - window;
+    visible = visible.defined() ? (visible && in_window) : in_window;
+  }
+  if (visible.defined()) logit = ir::select(visible, logit, -std::numeric_limits<double>::infinity());
+  const Stage logits = elementwise_stage("logit", {"a", "b", "c"}, {t, h, s}, logit);
+
+  const Stage mx = reduce_stage("mx", {"a", "b"}, {t, h}, ReduceKind::Max, {"c"}, {s}, read(logits, {a, b, c}));
+  const Expr weight = ir::call(Intrinsic::Exp, {read(logits, {a, b, c}) - read(mx, {a, b})});
+  const Stage l = reduce_stage("l", {"a", "b"}, {t, h}, ReduceKind::Sum, {"c"}, {s}, weight);
+  const Stage out = reduce_stage("out", {"a", "b", "e"}, {t, h, d}, ReduceKind::Sum, {"c"}, {s},
+                                 weight / read(l, {a, b}) * read(v, {c, kv_head, e}));
+  def.stages = {score, logits, mx, l, out};
+  return def;
+}
+
+}  // namespace kiln::kernel::ops

@@ -1,0 +1,147 @@
+#include "kernel/compute/compute_def.h"
+
+#include <limits>
+
+#include "base/error.h"
+#include "kernel/ir/printer.h"
+
+namespace kiln::kernel {
+
+using ir::Expr;
+using ir::Type;
+
+namespace {
+
+// The smallest and largest value of an integer type (a u64's largest as its i64 bit pattern).
+int64_t int_lowest(Type type) {
+  if (type.is_uint()) return 0;
+  return type.bits >= 64 ? std::numeric_limits<int64_t>::min() : -(int64_t{1} << (type.bits - 1));
+}
+
+int64_t int_highest(Type type) {
+  if (type.bits >= 64) return type.is_uint() ? -1 : std::numeric_limits<int64_t>::max();
+  return type.is_uint() ? (int64_t{1} << type.bits) - 1 : (int64_t{1} << (type.bits - 1)) - 1;
+}
+
+}  // namespace
+
+Expr reduce_identity(ReduceKind kind, Type type) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const bool is_float = type.is_float();
+  switch (kind) {
+    case ReduceKind::Sum:
+      return is_float ? ir::FloatImm::make(type, 0.0) : ir::IntImm::make(type, 0);
+    case ReduceKind::Max:
+      return is_float ? ir::FloatImm::make(type, -inf) : ir::IntImm::make(type, int_lowest(type));
+    case ReduceKind::Min:
+      return is_float ? ir::FloatImm::make(type, inf) : ir::IntImm::make(type, int_highest(type));
+    case ReduceKind::None: break;
+  }
+  KILN_CHECK(false, "reduce_identity of a stage that is not a reduction");
+  return Expr();
+}
+
+Expr reduce_combine(ReduceKind kind, Expr a, Expr b) {
+  switch (kind) {
+    case ReduceKind::Sum: return std::move(a) + std::move(b);
+    case ReduceKind::Max: return ir::max(std::move(a), std::move(b));
+    case ReduceKind::Min: return ir::min(std::move(a), std::move(b));
+    case ReduceKind::None: break;
+  }
+  KILN_CHECK(false, "reduce_combine of a stage that is not a reduction");
+  return Expr();
+}
+
+const char* reduce_kind_name(ReduceKind kind) {
+  switch (kind) {
+    case ReduceKind::None: return "none";
+    case ReduceKind::Sum: return "sum";
+    case ReduceKind::Max: return "max";
+    case ReduceKind::Min: return "min";
+  }
+  return "?";
+}
+
+Type storage_type(DType dtype) {
+  if (is_quantized(dtype)) return Type::u8();
+  switch (dtype) {
+    case DType::f32: return Type::f32();
+    case DType::f64: return Type::f64();
+    case DType::f16:
+    case DType::bf16: return Type::u16();
+    case DType::i8: return Type::i8();
+    case DType::i16: return Type::i16();
+    case DType::i32: return Type::i32();
+    case DType::i64: return Type::i64();
+    default: break;
+  }
+  KILN_CHECK(false, "no storage type for dtype {}", dtype_name(dtype));
+  return Type();
+}
+
+Type value_type(DType dtype) {
+  switch (dtype) {
+    case DType::i8: return Type::i8();
+    case DType::i16: return Type::i16();
+    case DType::i32: return Type::i32();
+    case DType::i64: return Type::i64();
+    default: return Type::f32();
+  }
+}
+
+const TensorDecl* find_tensor(const ComputeDef& def, const std::string& name) {
+  for (const TensorDecl& t : def.inputs) {
+    if (t.name == name) return &t;
+  }
+  for (const TensorDecl& t : def.outputs) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+const Stage* find_stage(const ComputeDef& def, const std::string& name) {
+  for (const Stage& s : def.stages) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+namespace {
+
+std::string tensor_signature(const TensorDecl& t) {
+  std::string s = t.name + ": " + std::string(dtype_name(t.dtype)) + "[";
+  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? ", " : "") + ir::to_string(t.shape[i]);
+  return s + "]";
+}
+
+std::string domain(const std::vector<std::string>& axes, const std::vector<Expr>& extents) {
+  std::string s;
+  for (size_t i = 0; i < axes.size(); ++i) {
+    s += (i ? ", " : "") + axes[i] + " < " + (i < extents.size() ? ir::to_string(extents[i]) : "?");
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string to_string(const ComputeDef& def) {
+  std::string s = def.name + "(";
+  for (size_t i = 0; i < def.inputs.size(); ++i) s += (i ? ", " : "") + tensor_signature(def.inputs[i]);
+  s += ") -> ";
+  if (def.outputs.size() != 1) s += "(";
+  for (size_t i = 0; i < def.outputs.size(); ++i) s += (i ? ", " : "") + tensor_signature(def.outputs[i]);
+  if (def.outputs.size() != 1) s += ")";
+  s += "\n";
+  for (const Stage& stage : def.stages) {
+    s += "  " + stage.name + "(" + domain(stage.axes, stage.extents) + ")";
+    if (stage.type != Type::f32()) s += ": " + ir::to_string(stage.type);
+    s += " = ";
+    if (stage.reduce != ReduceKind::None) {
+      s += std::string(reduce_kind_name(stage.reduce)) + "[" + domain(stage.reduce_axes, stage.reduce_extents) + "] ";
+    }
+    s += (stage.body.defined() ? ir::to_string(stage.body) : "<undefined>") + "\n";
+  }
+  return s;
+}
+
+}  // namespace kiln::kernel

@@ -1,0 +1,70 @@
+// Compute definitions: what each output element of an operator is, with no loops and no target
+// (DESIGN.md section 5). Every op, and later every fused group, is one of these; schedules and
+// lowering (src/kernel/schedule, src/kernel/lower) turn it into loop IR for each target.
+//
+// Example, matmul with any weight dtype:
+//   out(i, j) = sum_k x(i, k) * w(j, k)
+// where `w(j, k)` is an ir::Access that lowering expands into the dtype's dequantization.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/dtype.h"
+#include "kernel/ir/expr.h"
+
+namespace kiln::kernel {
+
+// A tensor a definition reads or writes. Shapes are row-major, outermost dimension first, over
+// symbolic sizes (i64 Vars named in ComputeDef::size_params). Block-quantized dtypes are stored
+// as their raw bytes, blocks running along the innermost dimension.
+struct TensorDecl {
+  std::string name;
+  DType dtype = DType::f32;
+  std::vector<ir::Expr> shape;
+};
+
+enum class ReduceKind { None, Sum, Max, Min };
+
+// One stage: for every point of `axes` within `extents`, the element is `body` — or, for a
+// reduction, `body` combined over every point of `reduce_axes` starting from the identity.
+// `body` reads inputs and earlier stages with ir::Access, and the axes as i64 Vars.
+struct Stage {
+  std::string name;  // the tensor it defines: an output of the definition, or a temporary
+  std::vector<std::string> axes;
+  std::vector<ir::Expr> extents;
+  std::vector<std::string> reduce_axes;
+  std::vector<ir::Expr> reduce_extents;
+  ReduceKind reduce = ReduceKind::None;
+  ir::Expr body;
+  ir::Type type = ir::Type::f32();
+};
+
+struct ComputeDef {
+  std::string name;                      // kernel name stem, e.g. "matmul_q4_0"
+  std::vector<TensorDecl> inputs;
+  std::vector<TensorDecl> outputs;       // each defined by the stage of the same name
+  std::vector<Stage> stages;             // in order; a stage reads only inputs and earlier stages
+  std::vector<std::string> size_params;  // every symbolic size the shapes use
+};
+
+// The identity of a reduction: 0 for Sum, -inf for Max, +inf for Min.
+ir::Expr reduce_identity(ReduceKind kind, ir::Type type);
+// combine(a, b) for a reduction.
+ir::Expr reduce_combine(ReduceKind kind, ir::Expr a, ir::Expr b);
+const char* reduce_kind_name(ReduceKind kind);
+
+// Buffer element type of a tensor: u8 bytes for block formats, u16 bits for f16/bf16, else the
+// scalar type itself.
+ir::Type storage_type(DType dtype);
+// The value type an Access of the tensor yields: f32 for every float or quantized dtype.
+ir::Type value_type(DType dtype);
+
+const TensorDecl* find_tensor(const ComputeDef& def, const std::string& name);
+const Stage* find_stage(const ComputeDef& def, const std::string& name);
+
+// Prints the definition in mathematical form, one line per stage, e.g.
+//   out(i, j) = sum[k < n_cols] x(i, k) * w(j, k)
+std::string to_string(const ComputeDef& def);
+
+}  // namespace kiln::kernel

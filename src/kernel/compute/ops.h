@@ -1,0 +1,130 @@
+// Compute definitions of kiln's operators (DESIGN.md section 3's op set): one function per op
+// that builds its ComputeDef for given dtypes, ranks and attributes. Sizes are symbolic: i64
+// Vars listed in ComputeDef::size_params, which a caller binds (to graph shape expressions or
+// numbers) when it lowers the definition.
+//
+// Conventions shared by every op here:
+// - Tensors are row-major, outermost dimension first. Inputs are named as below; the result is
+//   `out` (kv_write's is `cache`). Activations are f32 unless a dtype parameter says otherwise;
+//   weights and the KV cache may be of any dtype that load_element reads.
+// - Reading a tensor of another dtype is an ir::Access of its value type (f32 for floats and
+//   quantized formats); lowering expands it with load_element (dequant_expr.h). A stage's
+//   `type` is value_type() of the tensor it defines, and lowering stores an output element
+//   through encode_element.
+// - No definition reads out of bounds for any valid size binding: both sides of a select are
+//   evaluated, so the indices of an unselected side are clamped into range.
+// - Multi-stage ops are written as separate stages (a sum, then what uses it) so a schedule can
+//   place each one; stages that are not outputs are temporaries.
+// Preconditions on the sizes (a block-quantized weight's row length is a multiple of its block
+// size, a concat's parts are not empty, ...) are stated per op; the caller checks them.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernel/compute/compute_def.h"
+
+namespace kiln::kernel::ops {
+
+// ---- Elementwise (elementwise.cpp) --------------------------------------------------------
+// Over x: f32[d0, ..., d{rank-1}] -> out: f32 of the same shape, axes i0, i1, ...
+
+enum class Unary : uint8_t {
+  Silu,      // x / (1 + exp(-x))
+  Gelu,      // 0.5 x (1 + erf(x / sqrt(2)))
+  GeluTanh,  // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+  Exp,
+  Tanh,
+  Neg,
+  Rsqrt,
+  Scale,     // x * attr
+  Softcap,   // attr * tanh(x / attr)
+};
+const char* unary_name(Unary op);
+// The f32 expression op(x); what unary() applies, and what fusion can compose.
+ir::Expr unary_expr(Unary op, ir::Expr x, double attr = 0);
+ComputeDef unary(Unary op, int rank, double attr = 0);
+
+enum class Binary : uint8_t { Add, Sub, Mul, Div };
+const char* binary_name(Binary op);
+ir::Expr binary_expr(Binary op, ir::Expr a, ir::Expr b);
+// out = a op b with a: f32[d0, ...]; b has the same rank and extent 1 along each dimension
+// where b_broadcast is true (empty: no broadcast), where it is read at index 0.
+ComputeDef binary(Binary op, int rank, const std::vector<bool>& b_broadcast = {});
+
+// The graph's `cast`: x of dtype `from` -> out of dtype `to`, element by element. Floats to
+// integers truncate toward zero; f16/bf16 results round to nearest even.
+ComputeDef convert(DType from, DType to, int rank);
+
+// ---- Contractions (matmul.cpp) ------------------------------------------------------------
+
+// out(i, j) = sum[r < k] x(i, r) * w(j, r): x f32[m, k], w[n, k] of dtype `weight` (k a
+// multiple of its block size) -> out f32[m, n]. Sizes m, n, k.
+ComputeDef matmul(DType weight);
+
+// out(i, j) = w(ids(i), j): w[vocab, dim] of dtype `weight`, ids i32[n] -> out f32[n, dim].
+// An id outside [0, vocab) is clamped into it. Sizes n, vocab, dim.
+ComputeDef embedding(DType weight);
+
+// ---- Normalizations (normalization.cpp), over the last dimension of x f32[rows, cols] ------
+
+// ss(i) = sum[k] x(i, k)^2; out(i, j) = x(i, j) * rsqrt(ss(i) / cols + eps).
+ComputeDef rms_norm(double eps);
+// xsum(i) = sum[k] x(i, k); mean = xsum / cols; dev(i) = sum[k] (x(i, k) - mean)^2;
+// out(i, j) = (x(i, j) - mean) * rsqrt(dev(i) / cols + eps).
+ComputeDef layer_norm(double eps);
+// y = x * scale (+ mask(i, j), mask f32[rows, cols], when with_mask);
+// mx(i) = max[k] y; sum(i) = sum[k] exp(y - mx); out = exp(y - mx) / sum.
+ComputeDef softmax(double scale, bool with_mask);
+
+// ---- Reductions (reduction.cpp): x f32[rows, cols] -> out[rows, 1] ---------------------------
+
+// Sum, Max or Min over each row; with `mean` (Sum only) divided by cols.
+ComputeDef reduce(ReduceKind kind, bool mean = false);
+// out i32[rows, 1]: the first column holding the row's maximum.
+ComputeDef argmax();
+
+// ---- Rotary position embedding (rope.cpp) ------------------------------------------------
+
+enum class RopeMode : uint8_t {
+  Normal,  // rotates pairs (2p, 2p + 1)
+  Neox,    // rotates pairs (p, p + n_dims / 2)
+};
+// x f32[t, h, d], pos i32[t] (and freq_factors f32[n_dims / 2] when with_freq_factors) ->
+// out f32[t, h, d]. Pair p turns by pos * freq_scale * theta^(-2p / n_dims) / freq_factors(p);
+// dimensions from n_dims on pass through. n_dims is even and at most d. Sizes t, h, d.
+ComputeDef rope(RopeMode mode, int n_dims, double theta, double freq_scale, bool with_freq_factors);
+
+// ---- Attention (attention.cpp) -----------------------------------------------------------
+
+// q f32[t, h, d], k and v [s, kh, d] of dtype `kv` -> out f32[t, h, d]; query head b reads kv
+// head b / (h / kh) (grouped-query attention, h a multiple of kh). Queries are the last t of s
+// positions: key c is visible to query a when (!causal or c <= s - t + a) and (window <= 0 or
+// c > s - t + a - window). Stages:
+//   score(a, b, c) = sum[r < d] q(a, b, r) * k(c, b / group, r)
+//   logit(a, b, c) = visible ? softcap(score * scale) : -inf     (softcap c tanh(x / c) if > 0)
+//   mx(a, b) = max[c < s] logit;  l(a, b) = sum[c < s] exp(logit - mx)
+//   out(a, b, e) = sum[c < s] exp(logit - mx) / l * v(c, b / group, e)
+// Sizes t, h, kh, d, s (s >= t).
+ComputeDef attention(double scale, double softcap, bool causal, int64_t window, DType kv = DType::f32);
+
+// ---- Views and copies (views.cpp) --------------------------------------------------------
+
+// x f32[in0, ...] -> out f32[out0, ...] with the same elements in row-major order; the
+// products of the two shapes are equal. Sizes in0.., out0..
+ComputeDef reshape(int in_rank, int out_rank);
+// out.shape[k] = x.shape[perm[k]] (numpy's transpose): out(i0, ...) = x(j) with j[perm[k]] = ik.
+// Sizes d0.. are x's.
+ComputeDef permute(const std::vector<int>& perm);
+// out = x restricted to [start, start + length) along `axis`. Sizes d0.. (x's), start, length
+// (start + length <= d{axis}).
+ComputeDef slice(int rank, int axis);
+// a and b, equal but along `axis`, joined there. Sizes d{k} for k != axis, a_len, b_len
+// (both >= 1).
+ComputeDef concat(int rank, int axis);
+// x f32[t, kh, d] -> cache[t, kh, d] of dtype `cache` (f32, f16 or bf16): new keys or values
+// converted to the cache's dtype. The runtime binds `cache` to the cache's rows for the t new
+// positions (ComputeDef cannot yet express a scatter into a paged cache). Sizes t, kh, d.
+ComputeDef kv_write(DType cache);
+
+}  // namespace kiln::kernel::ops

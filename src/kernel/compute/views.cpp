@@ -1,0 +1,127 @@
+// View and copy operators: reshape, permute, slice, concat, and kv_write (a copy into the
+// cache's dtype). Each is one stage that reads its input at a remapped index.
+#include <algorithm>
+
+#include "base/error.h"
+#include "kernel/compute/op_builder.h"
+#include "kernel/compute/ops.h"
+
+namespace kiln::kernel::ops {
+
+using namespace detail;
+using ir::Expr;
+
+namespace {
+
+std::string join(const std::vector<int>& values) {
+  std::string s;
+  for (int v : values) s += std::to_string(v);
+  return s;
+}
+
+}  // namespace
+
+ComputeDef reshape(int in_rank, int out_rank) {
+  KILN_CHECK(in_rank >= 1 && out_rank >= 1, "reshape from rank {} to rank {}", in_rank, out_rank);
+  const auto in_sizes = names("in", in_rank), out_sizes = names("out", out_rank), axes = names("i", out_rank);
+  ComputeDef def;
+  def.name = fmt::format("reshape_{}d_{}d", in_rank, out_rank);
+  def.inputs = {tensor("x", DType::f32, vars(in_sizes))};
+  def.outputs = {tensor("out", DType::f32, vars(out_sizes))};
+  def.size_params = in_sizes;
+  def.size_params.insert(def.size_params.end(), out_sizes.begin(), out_sizes.end());
+  // The row-major position of the output element, then the input index at that position.
+  Expr flat = ir::var(axes[0]);
+  for (int k = 1; k < out_rank; ++k) flat = flat * size(out_sizes[k]) + ir::var(axes[k]);
+  std::vector<Expr> in_index(in_rank);
+  Expr stride = ir::i64(1);
+  for (int k = in_rank - 1; k >= 0; --k) {
+    const Expr position = k == in_rank - 1 ? flat : flat / stride;
+    in_index[k] = k == 0 ? position : position % size(in_sizes[k]);
+    stride = k == in_rank - 1 ? size(in_sizes[k]) : stride * size(in_sizes[k]);
+  }
+  def.stages = {elementwise_stage("out", axes, vars(out_sizes), read(def.inputs[0], in_index))};
+  return def;
+}
+
+ComputeDef permute(const std::vector<int>& perm) {
+  const int rank = static_cast<int>(perm.size());
+  std::vector<int> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  for (int k = 0; k < rank; ++k) KILN_CHECK(sorted[k] == k, "permute by {} is not a permutation", join(perm));
+  KILN_CHECK(rank >= 1, "permute of rank 0");
+  const auto sizes = names("d", rank), axes = names("i", rank);
+  std::vector<Expr> out_shape(rank), in_index(rank);
+  for (int k = 0; k < rank; ++k) {
+    out_shape[k] = size(sizes[perm[k]]);
+    in_index[perm[k]] = ir::var(axes[k]);
+  }
+  ComputeDef def;
+  def.name = "permute_" + join(perm);
+  def.inputs = {tensor("x", DType::f32, vars(sizes))};
+  def.outputs = {tensor("out", DType::f32, out_shape)};
+  def.size_params = sizes;
+  def.stages = {elementwise_stage("out", axes, out_shape, read(def.inputs[0], in_index))};
+  return def;
+}
+
+ComputeDef slice(int rank, int axis) {
+  KILN_CHECK(axis >= 0 && axis < rank, "slice along axis {} of a rank {} tensor", axis, rank);
+  const auto sizes = names("d", rank), axes = names("i", rank);
+  std::vector<Expr> out_shape = vars(sizes), in_index = vars(axes);
+  out_shape[axis] = size("length");
+  in_index[axis] = in_index[axis] + size("start");
+  ComputeDef def;
+  def.name = fmt::format("slice_{}d_axis{}", rank, axis);
+  def.inputs = {tensor("x", DType::f32, vars(sizes))};
+  def.outputs = {tensor("out", DType::f32, out_shape)};
+  def.size_params = sizes;
+  def.size_params.insert(def.size_params.end(), {"start", "length"});
+  def.stages = {elementwise_stage("out", axes, out_shape, read(def.inputs[0], in_index))};
+  return def;
+}
+
+ComputeDef concat(int rank, int axis) {
+  KILN_CHECK(axis >= 0 && axis < rank, "concat along axis {} of rank {} tensors", axis, rank);
+  const auto axes = names("i", rank);
+  const Expr a_len = size("a_len"), b_len = size("b_len");
+  std::vector<Expr> a_shape, b_shape, out_shape;
+  ComputeDef def;
+  for (int k = 0; k < rank; ++k) {
+    if (k == axis) continue;
+    def.size_params.push_back("d" + std::to_string(k));
+  }
+  def.size_params.insert(def.size_params.end(), {"a_len", "b_len"});
+  for (int k = 0; k < rank; ++k) {
+    const Expr extent = k == axis ? Expr() : size("d" + std::to_string(k));
+    a_shape.push_back(k == axis ? a_len : extent);
+    b_shape.push_back(k == axis ? b_len : extent);
+    out_shape.push_back(k == axis ? a_len + b_len : extent);
+  }
+  // Both sides of the select are read: each index is clamped into its own part.
+  const Expr i = ir::var(axes[axis]);
+  std::vector<Expr> a_index = vars(axes), b_index = vars(axes);
+  a_index[axis] = ir::min(i, a_len - 1);
+  b_index[axis] = ir::max(i - a_len, 0);
+  def.name = fmt::format("concat_{}d_axis{}", rank, axis);
+  def.inputs = {tensor("a", DType::f32, a_shape), tensor("b", DType::f32, b_shape)};
+  def.outputs = {tensor("out", DType::f32, out_shape)};
+  const Expr body = ir::select(i < a_len, read(def.inputs[0], a_index), read(def.inputs[1], b_index));
+  def.stages = {elementwise_stage("out", axes, out_shape, body)};
+  return def;
+}
+
+ComputeDef kv_write(DType cache) {
+  const Expr t = size("t"), kh = size("kh"), d = size("d");
+  const Expr a = ir::var("a"), b = ir::var("b"), e = ir::var("e");
+  ComputeDef def;
+  def.name = fmt::format("kv_write_{}", dtype_name(cache));
+  def.inputs = {tensor("x", DType::f32, {t, kh, d})};
+  def.outputs = {tensor("cache", cache, {t, kh, d})};
+  def.size_params = {"t", "kh", "d"};
+  const ir::Type type = value_type(cache);
+  def.stages = {elementwise_stage("cache", {"a", "b", "e"}, {t, kh, d}, ir::cast(type, read(def.inputs[0], {a, b, e})), type)};
+  return def;
+}
+
+}  // namespace kiln::kernel::ops

@@ -1,0 +1,524 @@
+#include "kernel/lower/lower.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "base/error.h"
+#include "kernel/compute/dequant_expr.h"
+#include "kernel/ir/simplify.h"
+#include "kernel/ir/visitor.h"
+#include "kernel/lower/vectorize.h"
+
+namespace kiln::kernel {
+namespace {
+
+using ir::Expr;
+using ir::ForKind;
+using ir::MemoryScope;
+using ir::Stmt;
+using ir::Type;
+
+Expr flat_index(const std::vector<Expr>& indices, const std::vector<Expr>& extents) {
+  KILN_CHECK(indices.size() == extents.size(), "{} indices for {} dimensions", indices.size(), extents.size());
+  if (indices.empty()) return Expr(int64_t{0});
+  Expr flat = indices[0];
+  for (size_t d = 1; d < indices.size(); ++d) flat = flat * extents[d] + indices[d];
+  return flat;
+}
+
+Expr product(const std::vector<Expr>& extents) {
+  Expr p = Expr(int64_t{1});
+  for (const Expr& e : extents) p = p * e;
+  return p;
+}
+
+bool divides(const Expr& factor, const Expr& extent) {
+  const int64_t* f = ir::as_const_int(factor);
+  const int64_t* e = ir::as_const_int(extent);
+  return f && e && *e % *f == 0;
+}
+
+// Collects the first Access of `tensor` in an expression.
+class FindAccess : public ir::IRMutator {
+ public:
+  explicit FindAccess(std::string tensor) : tensor_(std::move(tensor)) {}
+  const ir::Access* found = nullptr;
+
+ protected:
+  Expr visit(const ir::Access* op, const Expr& e) override {
+    if (op->tensor == tensor_ && found == nullptr) found = op;
+    return ir::IRMutator::visit(op, e);
+  }
+
+ private:
+  std::string tensor_;
+};
+
+// Where a compute_at stage keeps its value, and how big that storage is.
+struct LocalStorage {
+  std::string name;
+  int64_t elements = 1;
+  MemoryScope scope = MemoryScope::Register;
+};
+
+class KernelLowering;
+
+// Replaces each Access by loads: inputs through their dtype's load_element, root stages from
+// their buffers, compute_at stages from their local storage, inline stages by their bodies.
+class LowerAccesses : public ir::IRMutator {
+ public:
+  explicit LowerAccesses(KernelLowering& k) : k_(k) {}
+
+ protected:
+  Expr visit(const ir::Access* op, const Expr& e) override;
+
+ private:
+  KernelLowering& k_;
+};
+
+// The state of one stage's loop nest while it is being lowered.
+struct NestContext {
+  const Stage* stage = nullptr;
+  const StageSchedule* schedule = nullptr;
+  std::string prefix;                      // renames this stage's variables ("" at root)
+  std::map<std::string, Expr> bound_axes;  // axes fixed by the consumer (compute_at)
+  std::vector<LoopDim> loops;
+  std::string store_buffer;
+  Expr store_index;                        // over the stage's axes (root) or 0 (local)
+  const TensorDecl* output = nullptr;      // set when the stage defines an output of the definition
+  bool cross_thread_partial_is_result = false;
+  std::set<std::string> defined;           // variables (unprefixed) with a value here
+};
+
+class KernelLowering {
+ public:
+  KernelLowering(const Schedule& schedule, const std::map<std::string, LocalStorage>& storage)
+      : schedule_(schedule), def_(schedule.def()), storage_(storage) {}
+
+  Stmt lower_root(const Stage& stage) {
+    NestContext ctx;
+    ctx.stage = &stage;
+    ctx.schedule = &schedule_.of(stage.name);
+    ctx.loops = ctx.schedule->loops;
+    ctx.store_buffer = stage.name;
+    for (const TensorDecl& t : def_.outputs) {
+      if (t.name == stage.name) ctx.output = &t;
+    }
+    std::vector<Expr> axes;
+    for (const std::string& a : stage.axes) axes.push_back(ir::var(a));
+    ctx.store_index = flat_index(axes, stage.extents);
+    check_reduce_loops_innermost(ctx);
+    return lower_nest(ctx, 0);
+  }
+
+  std::set<std::string> buffers_read;
+
+  Expr lower_access(const ir::Access* op) {
+    std::vector<Expr> indices;
+    for (const Expr& i : op->indices) indices.push_back(LowerAccesses(*this).mutate(i));
+    if (const TensorDecl* input = find_tensor_in(def_.inputs, op->tensor)) {
+      buffers_read.insert(input->name);
+      return load_element(*input, indices);
+    }
+    const Stage* stage = find_stage(def_, op->tensor);
+    KILN_CHECK(stage != nullptr, "'{}' reads '{}', which is neither an input nor a stage", def_.name, op->tensor);
+    const StageSchedule& s = schedule_.of(stage->name);
+    switch (s.placement) {
+      case Placement::Inline: {
+        KILN_CHECK(stage->reduce == ReduceKind::None, "reduction stage '{}' cannot be inlined", stage->name);
+        std::map<std::string, Expr> axes;
+        for (size_t d = 0; d < stage->axes.size(); ++d) axes[stage->axes[d]] = indices[d];
+        return LowerAccesses(*this).mutate(ir::substitute(stage->body, axes));
+      }
+      case Placement::ComputeAt:
+        return ir::Load::make(stage->type, storage_.at(stage->name).name, Expr(int64_t{0}));
+      case Placement::Root:
+        buffers_read.insert(stage->name);
+        return ir::Load::make(stage->type, stage->name, flat_index(indices, stage->extents));
+    }
+    KILN_CHECK(false, "unknown placement");
+  }
+
+ private:
+  static const TensorDecl* find_tensor_in(const std::vector<TensorDecl>& list, const std::string& name) {
+    for (const TensorDecl& t : list) {
+      if (t.name == name) return &t;
+    }
+    return nullptr;
+  }
+
+  void check_reduce_loops_innermost(const NestContext& ctx) const {
+    bool in_reduce = false;
+    for (const LoopDim& l : ctx.loops) {
+      KILN_CHECK(!in_reduce || l.is_reduce, "stage '{}': spatial loop '{}' inside its reduction loops",
+                 ctx.stage->name, l.var);
+      in_reduce = in_reduce || l.is_reduce;
+    }
+  }
+
+  Expr named(const NestContext& ctx, const std::string& v) const { return ir::var(ctx.prefix + v); }
+
+  // Definitions of replaced variables from their loop variables, latest relation first.
+  std::vector<std::pair<std::string, Expr>> definitions(const NestContext& ctx) const {
+    std::vector<std::pair<std::string, Expr>> defs;
+    const auto& rels = ctx.schedule->relations;
+    for (auto it = rels.rbegin(); it != rels.rend(); ++it) {
+      if (it->kind == Relation::Kind::Split) {
+        defs.emplace_back(it->old_var, named(ctx, it->outer) * it->factor + named(ctx, it->inner));
+      } else {
+        defs.emplace_back(it->outer, named(ctx, it->fused) / it->old_extent);
+        defs.emplace_back(it->inner, named(ctx, it->fused) % it->old_extent);
+      }
+    }
+    return defs;
+  }
+
+  std::set<std::string> free_vars_of(const NestContext& ctx, const Expr& e) const {
+    std::set<std::string> out;
+    collect_vars(e, out);
+    std::set<std::string> unprefixed;
+    for (const std::string& v : out) {
+      if (v.compare(0, ctx.prefix.size(), ctx.prefix) == 0) unprefixed.insert(v.substr(ctx.prefix.size()));
+    }
+    return unprefixed;
+  }
+
+  static void collect_vars(const Expr& e, std::set<std::string>& out) {
+    class Collect : public ir::IRMutator {
+     public:
+      explicit Collect(std::set<std::string>& o) : out_(o) {}
+     protected:
+      Expr visit(const ir::Var* op, const Expr& e) override {
+        out_.insert(op->name);
+        return e;
+      }
+     private:
+      std::set<std::string>& out_;
+    };
+    Collect(out).mutate(e);
+  }
+
+  // Wraps `body` in the LetStmts that become computable once the variables in ctx.defined are.
+  Stmt with_new_definitions(NestContext& ctx, const std::function<Stmt(NestContext&)>& inner) {
+    std::vector<std::pair<std::string, Expr>> lets;
+    bool progress = true;
+    while (progress) {
+      progress = false;
+      for (const auto& [name, value] : definitions(ctx)) {
+        if (ctx.defined.count(name)) continue;
+        const std::set<std::string> deps = free_vars_of(ctx, value);
+        if (std::all_of(deps.begin(), deps.end(), [&](const std::string& d) { return ctx.defined.count(d) > 0; })) {
+          lets.emplace_back(name, value);
+          ctx.defined.insert(name);
+          progress = true;
+        }
+      }
+    }
+    Stmt body = inner(ctx);
+    for (auto it = lets.rbegin(); it != lets.rend(); ++it) {
+      body = ir::LetStmt::make(ctx.prefix + it->first, it->second, body);
+    }
+    return body;
+  }
+
+  Expr guards(const NestContext& ctx, bool reduce) const {
+    Expr condition;
+    for (const Relation& r : ctx.schedule->relations) {
+      if (r.kind != Relation::Kind::Split || r.is_reduce != reduce) continue;
+      if (r.tail != TailStrategy::GuardWithIf || divides(r.factor, r.old_extent)) continue;
+      Expr g = named(ctx, r.old_var) < r.old_extent;
+      condition = condition.defined() ? (condition && g) : g;
+    }
+    return condition;
+  }
+
+  static Stmt guarded(const Expr& condition, Stmt body) {
+    return condition.defined() ? ir::IfThenElse::make(condition, std::move(body)) : body;
+  }
+
+  // The stage's value at the current point, with its variables renamed and accesses lowered.
+  Expr stage_value(const NestContext& ctx) {
+    std::map<std::string, Expr> names;
+    for (const std::string& a : ctx.stage->axes) {
+      auto bound = ctx.bound_axes.find(a);
+      names[a] = bound != ctx.bound_axes.end() ? bound->second : named(ctx, a);
+    }
+    for (const std::string& a : ctx.stage->reduce_axes) names[a] = named(ctx, a);
+    return LowerAccesses(*this).mutate(ir::substitute(ctx.stage->body, names));
+  }
+
+  Expr store_index(const NestContext& ctx) const {
+    std::map<std::string, Expr> names;
+    for (const std::string& a : ctx.stage->axes) names[a] = named(ctx, a);
+    return ir::substitute(ctx.store_index, names);
+  }
+
+  // Stores the stage's result; outputs are encoded into their dtype's storage (f16, bf16, ...).
+  Stmt store_result(const NestContext& ctx, Expr value) const {
+    if (ctx.output != nullptr) value = encode_element(ctx.output->dtype, value);
+    return ir::Store::make(ctx.store_buffer, store_index(ctx), value);
+  }
+
+  size_t first_reduce_loop(const NestContext& ctx) const {
+    for (size_t i = 0; i < ctx.loops.size(); ++i) {
+      if (ctx.loops[i].is_reduce) return i;
+    }
+    return ctx.loops.size();
+  }
+
+  const Relation* separate_tail_split(const NestContext& ctx, const std::string& outer) const {
+    for (const Relation& r : ctx.schedule->relations) {
+      if (r.kind == Relation::Kind::Split && r.outer == outer && r.tail == TailStrategy::SeparateLoop &&
+          !divides(r.factor, r.old_extent)) {
+        return &r;
+      }
+    }
+    return nullptr;
+  }
+
+  Stmt lower_nest(NestContext& ctx, size_t pos) {
+    const bool is_reduction = ctx.stage->reduce != ReduceKind::None;
+    if (is_reduction && pos == first_reduce_loop(ctx)) return lower_reduction(ctx, pos);
+    if (pos == ctx.loops.size()) {
+      return guarded(guards(ctx, false), store_result(ctx, stage_value(ctx)));
+    }
+    return lower_loop(ctx, pos, [this, pos](NestContext& c) { return lower_nest(c, pos + 1); });
+  }
+
+  // One loop of the nest, and a serial remainder loop after it where the split asks for one.
+  Stmt lower_loop(NestContext& ctx, size_t pos, const std::function<Stmt(NestContext&)>& rest) {
+    const LoopDim loop = ctx.loops[pos];
+    auto body_of = [&](NestContext& c) {
+      c.defined.insert(loop.var);
+      return with_new_definitions(c, [&](NestContext& cc) { return with_compute_at_stages(cc, loop.var, rest); });
+    };
+    NestContext main_ctx = ctx;
+    Stmt main = ir::For::make(ctx.prefix + loop.var, Expr(int64_t{0}), loop.extent, loop.kind, body_of(main_ctx),
+                              loop.gpu_dim);
+    const Relation* tail = separate_tail_split(ctx, loop.var);
+    if (tail == nullptr) return main;
+    // Remainder: outer fixed at the number of full tiles, inner running serially over the rest.
+    NestContext tail_ctx = ctx;
+    for (LoopDim& l : tail_ctx.loops) {
+      if (l.var == tail->inner) {
+        l.extent = tail->old_extent - (tail->old_extent / tail->factor) * tail->factor;
+        l.kind = ForKind::Serial;
+      }
+    }
+    Stmt remainder = ir::LetStmt::make(ctx.prefix + loop.var, tail->old_extent / tail->factor, body_of(tail_ctx));
+    return ir::Block::make({main, remainder});
+  }
+
+  Stmt lower_reduction(NestContext& ctx, size_t pos) {
+    const Stage& stage = *ctx.stage;
+    const Type type = stage.type;
+    const Expr spatial_guard = guards(ctx, false);
+    if (pos < ctx.loops.size() && ctx.loops[pos].kind == ForKind::GpuThread) {
+      return lower_cross_thread_reduction(ctx, pos, spatial_guard);
+    }
+    const std::string acc = ctx.prefix + stage.name + "_acc";
+    const Expr acc_value = ir::Load::make(type, acc, Expr(int64_t{0}));
+    Stmt update_nest = lower_reduce_loops(ctx, pos, acc);
+    Stmt body = ir::Block::make({ir::Store::make(acc, Expr(int64_t{0}), reduce_identity(stage.reduce, type)),
+                                 update_nest,
+                                 store_result(ctx, acc_value)});
+    return guarded(spatial_guard, ir::Allocate::make(acc, type, Expr(int64_t{1}), MemoryScope::Register, body));
+  }
+
+  Stmt lower_reduce_loops(NestContext& ctx, size_t pos, const std::string& acc) {
+    if (pos == ctx.loops.size()) {
+      const Expr acc_value = ir::Load::make(ctx.stage->type, acc, Expr(int64_t{0}));
+      Stmt update = ir::Store::make(acc, Expr(int64_t{0}), reduce_combine(ctx.stage->reduce, acc_value, stage_value(ctx)));
+      return guarded(guards(ctx, true), update);
+    }
+    return lower_loop(ctx, pos, [this, pos, acc](NestContext& c) { return lower_reduce_loops(c, pos + 1, acc); });
+  }
+
+  // A reduction spread over the threads of a work-group: each thread reduces its share into a
+  // register, the partials meet in shared memory, and a tree of halving steps combines them.
+  Stmt lower_cross_thread_reduction(NestContext& ctx, size_t pos, const Expr& spatial_guard) {
+    const Stage& stage = *ctx.stage;
+    const LoopDim thread_loop = ctx.loops[pos];
+    const int64_t* threads = ir::as_const_int(thread_loop.extent);
+    KILN_CHECK(threads && *threads > 0 && (*threads & (*threads - 1)) == 0,
+               "stage '{}': a cross-thread reduction needs a power-of-two thread count", stage.name);
+    KILN_CHECK(!spatial_guard.defined(), "stage '{}': a cross-thread reduction cannot sit under a guard", stage.name);
+    const bool is_local = storage_.count(stage.name) > 0;
+    const std::string partial = is_local ? storage_.at(stage.name).name : ctx.prefix + stage.name + "_partial";
+    const std::string acc = ctx.prefix + stage.name + "_acc";
+    const Type type = stage.type;
+
+    auto thread_body = [&](NestContext& c) -> Stmt {
+      const Expr tid = named(c, thread_loop.var);
+      const Expr acc_value = ir::Load::make(type, acc, Expr(int64_t{0}));
+      Stmt own_share = ir::Allocate::make(
+          acc, type, Expr(int64_t{1}), MemoryScope::Register,
+          ir::Block::make({ir::Store::make(acc, Expr(int64_t{0}), reduce_identity(stage.reduce, type)),
+                           lower_reduce_loops(c, pos + 1, acc),
+                           ir::Store::make(partial, tid, acc_value)}));
+      std::vector<Stmt> steps = {own_share, ir::Barrier::make()};
+      for (int64_t half = *threads / 2; half >= 1; half /= 2) {
+        const Expr mine = ir::Load::make(type, partial, tid);
+        const Expr other = ir::Load::make(type, partial, tid + half);
+        steps.push_back(ir::IfThenElse::make(tid < half, ir::Store::make(partial, tid, reduce_combine(stage.reduce, mine, other))));
+        steps.push_back(ir::Barrier::make());
+      }
+      if (!is_local) {
+        steps.push_back(ir::IfThenElse::make(
+            tid == Expr(int64_t{0}),
+            store_result(c, ir::Load::make(type, partial, Expr(int64_t{0})))));
+      }
+      return ir::Block::make(steps);
+    };
+    NestContext thread_ctx = ctx;
+    thread_ctx.defined.insert(thread_loop.var);
+    Stmt loop = ir::For::make(ctx.prefix + thread_loop.var, Expr(int64_t{0}), thread_loop.extent, ForKind::GpuThread,
+                              with_new_definitions(thread_ctx, thread_body), thread_loop.gpu_dim);
+    if (is_local) return loop;
+    return ir::Allocate::make(partial, type, thread_loop.extent, MemoryScope::Shared, loop);
+  }
+
+  // Inside loop `var` of the current stage: the stages computed there, each in its storage,
+  // produced before the rest of the body.
+  Stmt with_compute_at_stages(NestContext& ctx, const std::string& var, const std::function<Stmt(NestContext&)>& rest) {
+    std::vector<const Stage*> here;
+    for (const Stage& s : def_.stages) {
+      const StageSchedule& ss = schedule_.of(s.name);
+      if (ss.placement == Placement::ComputeAt && ss.at_stage == ctx.stage->name && ss.at_loop == var) here.push_back(&s);
+    }
+    Stmt body = rest(ctx);
+    for (auto it = here.rbegin(); it != here.rend(); ++it) {
+      const Stage& producer = **it;
+      const LocalStorage& store = storage_.at(producer.name);
+      body = ir::Allocate::make(store.name, producer.type, Expr(store.elements), store.scope,
+                                ir::Block::make({produce_at(ctx, producer), body}));
+    }
+    return body;
+  }
+
+  Stmt produce_at(const NestContext& consumer, const Stage& producer) {
+    FindAccess finder(producer.name);
+    finder.mutate(consumer.stage->body);
+    KILN_CHECK(finder.found != nullptr, "stage '{}' is computed at '{}', which does not read it", producer.name,
+               consumer.stage->name);
+    NestContext ctx;
+    ctx.stage = &producer;
+    ctx.schedule = &schedule_.of(producer.name);
+    ctx.prefix = consumer.prefix + producer.name + "_";
+    std::map<std::string, Expr> consumer_names;
+    for (const std::string& a : consumer.stage->axes) consumer_names[a] = named(consumer, a);
+    for (size_t d = 0; d < producer.axes.size(); ++d) {
+      ctx.bound_axes[producer.axes[d]] = ir::substitute(finder.found->indices[d], consumer_names);
+    }
+    for (const LoopDim& l : ctx.schedule->loops) {
+      if (!l.is_reduce && ctx.bound_axes.count(l.var)) continue;  // fixed by the consumer
+      KILN_CHECK(l.is_reduce, "stage '{}' computed at '{}' keeps spatial loop '{}'; only reductions over bound axes are supported",
+                 producer.name, consumer.stage->name, l.var);
+      ctx.loops.push_back(l);
+    }
+    ctx.store_buffer = storage_.at(producer.name).name;
+    ctx.store_index = Expr(int64_t{0});
+    if (producer.reduce == ReduceKind::None) {
+      return ir::Store::make(ctx.store_buffer, Expr(int64_t{0}), stage_value(ctx));
+    }
+    return lower_nest(ctx, 0);
+  }
+
+  const Schedule& schedule_;
+  const ComputeDef& def_;
+  const std::map<std::string, LocalStorage>& storage_;
+};
+
+Expr LowerAccesses::visit(const ir::Access* op, const Expr&) { return k_.lower_access(op); }
+
+std::map<std::string, LocalStorage> plan_local_storage(const Schedule& schedule) {
+  std::map<std::string, LocalStorage> storage;
+  for (const StageSchedule& s : schedule.stages()) {
+    if (s.placement != Placement::ComputeAt) continue;
+    LocalStorage local{s.at_stage + "_" + s.stage, 1, MemoryScope::Register};
+    for (const LoopDim& l : s.loops) {
+      if (l.kind == ForKind::GpuThread && l.is_reduce) {
+        local.elements = *ir::as_const_int(l.extent);
+        local.scope = MemoryScope::Shared;
+      }
+    }
+    storage[s.stage] = local;
+  }
+  return storage;
+}
+
+void find_launch_shape(const Stmt& s, ir::Kernel& kernel) {
+  class Scan : public ir::IRMutator {
+   public:
+    explicit Scan(ir::Kernel& k) : k_(k) {}
+   protected:
+    Stmt visit(const ir::For* op, const Stmt& s) override {
+      if (op->for_kind == ForKind::GpuBlock || op->for_kind == ForKind::GpuThread) {
+        auto& dims = op->for_kind == ForKind::GpuBlock ? k_.grid : k_.block;
+        if (!dims[op->gpu_dim].defined() || ir::as_const_int(dims[op->gpu_dim])) dims[op->gpu_dim] = op->extent;
+        if (op->for_kind == ForKind::GpuThread) {
+          const int64_t* now = ir::as_const_int(dims[op->gpu_dim]);
+          const int64_t* seen = ir::as_const_int(op->extent);
+          KILN_CHECK(now && seen && *now == *seen, "kernel '{}': GPU thread loops of dimension {} differ in extent",
+                     k_.name, op->gpu_dim);
+        }
+      }
+      return ir::IRMutator::visit(op, s);
+    }
+   private:
+    ir::Kernel& k_;
+  };
+  kernel.grid.assign(3, Expr());
+  kernel.block.assign(3, Expr());
+  Scan(kernel).mutate(s);
+  for (int d = 0; d < 3; ++d) {
+    if (!kernel.grid[d].defined()) kernel.grid[d] = Expr(int64_t{1});
+    if (!kernel.block[d].defined()) kernel.block[d] = Expr(int64_t{1});
+  }
+}
+
+}  // namespace
+
+LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
+  const ComputeDef& def = schedule.def();
+  const std::map<std::string, LocalStorage> storage = plan_local_storage(schedule);
+  LoweredOp op;
+  op.name = def.name;
+  std::vector<const Stage*> roots;
+  for (const Stage& s : def.stages) {
+    if (schedule.of(s.name).placement == Placement::Root) roots.push_back(&s);
+  }
+  for (const Stage* stage : roots) {
+    KernelLowering lowering(schedule, storage);
+    Stmt body = lowering.lower_root(*stage);
+    body = ir::simplify(body);
+    if (options.vectorize) body = ir::simplify(vectorize_loops(body));
+
+    ir::Kernel kernel;
+    kernel.name = roots.size() == 1 ? def.name : def.name + "_" + stage->name;
+    for (const TensorDecl& input : def.inputs) {
+      if (lowering.buffers_read.count(input.name)) kernel.buffers.push_back({input.name, storage_type(input.dtype), false});
+    }
+    for (const Stage* other : roots) {
+      if (other != stage && lowering.buffers_read.count(other->name)) kernel.buffers.push_back({other->name, other->type, false});
+    }
+    const TensorDecl* output = nullptr;
+    for (const TensorDecl& t : def.outputs) {
+      if (t.name == stage->name) output = &t;
+    }
+    kernel.buffers.push_back({stage->name, output ? storage_type(output->dtype) : stage->type, true});
+    kernel.size_params = def.size_params;
+    kernel.body = body;
+    if (options.gpu) find_launch_shape(body, kernel);
+    op.kernels.push_back(std::move(kernel));
+
+    if (std::none_of(def.outputs.begin(), def.outputs.end(), [&](const TensorDecl& t) { return t.name == stage->name; })) {
+      op.scratch.push_back({stage->name, stage->type, product(stage->extents)});
+    }
+  }
+  return op;
+}
+
+}  // namespace kiln::kernel

@@ -1,0 +1,37 @@
+// Lowering: a compute definition plus its schedule becomes loop IR kernels.
+//
+// Every root stage becomes one kernel (a GPU cannot wait for the whole grid inside a kernel, so
+// a stage that reads another root stage's result runs after it, as the next kernel). Stages
+// computed at a consumer's loop live in that consumer's kernel, in registers or shared memory;
+// inline stages are substituted into their readers. Root stages that are not outputs of the
+// definition are scratch buffers, passed from kernel to kernel by the caller.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kernel/ir/kernel.h"
+#include "kernel/schedule/schedule.h"
+
+namespace kiln::kernel {
+
+struct ScratchBuffer {
+  std::string name;
+  ir::Type element_type;
+  ir::Expr elements;  // over the definition's size parameters
+};
+
+struct LoweredOp {
+  std::string name;
+  std::vector<ir::Kernel> kernels;  // run in this order
+  std::vector<ScratchBuffer> scratch;
+};
+
+struct LowerOptions {
+  bool gpu = false;  // fill Kernel::grid/block from the GPU loops, which must be there
+  bool vectorize = true;
+};
+
+LoweredOp lower(const Schedule& schedule, const LowerOptions& options = {});
+
+}  // namespace kiln::kernel

@@ -1,0 +1,200 @@
+#include "kernel/schedule/rules.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "base/error.h"
+#include "kernel/ir/visitor.h"
+
+namespace kiln::kernel {
+namespace {
+
+using ir::Expr;
+
+bool is_output(const ComputeDef& def, const std::string& name) {
+  return std::any_of(def.outputs.begin(), def.outputs.end(), [&](const TensorDecl& t) { return t.name == name; });
+}
+
+// Every Access of `tensor` in `e`.
+std::vector<const ir::Access*> accesses_of(const Expr& e, const std::string& tensor) {
+  class Find : public ir::IRMutator {
+   public:
+    Find(const std::string& t, std::vector<const ir::Access*>& o) : t_(t), out_(o) {}
+   protected:
+    Expr visit(const ir::Access* op, const Expr& e) override {
+      if (op->tensor == t_) out_.push_back(op);
+      return ir::IRMutator::visit(op, e);
+    }
+   private:
+    const std::string& t_;
+    std::vector<const ir::Access*>& out_;
+  };
+  std::vector<const ir::Access*> out;
+  Find(tensor, out).mutate(e);
+  return out;
+}
+
+// Element-wise temporaries are inlined into their readers.
+bool is_inlined(const ComputeDef& def, const Stage& s) { return !is_output(def, s.name) && s.reduce == ReduceKind::None; }
+
+// A stage's body with every inlined stage it reads replaced by that stage's body, so placement
+// sees the reads that will really happen.
+Expr body_after_inlining(const ComputeDef& def, const Stage& stage) {
+  class Inline : public ir::IRMutator {
+   public:
+    explicit Inline(const ComputeDef& d) : def_(d) {}
+   protected:
+    Expr visit(const ir::Access* op, const Expr& e) override {
+      const Stage* s = find_stage(def_, op->tensor);
+      if (s == nullptr || !is_inlined(def_, *s)) return ir::IRMutator::visit(op, e);
+      std::map<std::string, Expr> axes;
+      for (size_t d = 0; d < s->axes.size(); ++d) axes[s->axes[d]] = mutate(op->indices[d]);
+      return mutate(ir::substitute(s->body, axes));
+    }
+   private:
+    const ComputeDef& def_;
+  };
+  return Inline(def).mutate(stage.body);
+}
+
+// The consumer that can compute `producer` per point of its own leading axes: the last stage
+// reading it (so every other reader sits inside that consumer too), provided each of its reads
+// indexes the producer by exactly its own first axes.
+std::optional<std::string> row_consumer(const ComputeDef& def, const Stage& producer) {
+  for (auto s = def.stages.rbegin(); s != def.stages.rend(); ++s) {
+    if (&*s == &producer || is_inlined(def, *s)) continue;
+    const auto reads = accesses_of(body_after_inlining(def, *s), producer.name);
+    if (reads.empty()) continue;
+    if (producer.axes.size() > s->axes.size()) return std::nullopt;
+    for (const ir::Access* a : reads) {
+      for (size_t d = 0; d < a->indices.size(); ++d) {
+        const ir::Var* v = a->indices[d].as<ir::Var>();
+        if (v == nullptr || v->name != s->axes[d]) return std::nullopt;
+      }
+    }
+    return s->name;
+  }
+  return std::nullopt;
+}
+
+struct Plan {
+  std::map<std::string, std::string> computed_at;  // producer -> consumer
+  std::map<std::string, size_t> bound_axes;        // consumer -> axes its producers need fixed
+};
+
+Plan place_stages(const ComputeDef& def, Schedule& schedule) {
+  Plan plan;
+  for (const Stage& s : def.stages) {
+    if (is_output(def, s.name)) continue;
+    if (is_inlined(def, s)) {
+      schedule.stage(s.name).compute_inline();
+      continue;
+    }
+    const std::optional<std::string> consumer = row_consumer(def, s);
+    if (consumer && !s.axes.empty()) {
+      plan.computed_at[s.name] = *consumer;
+      size_t& bound = plan.bound_axes[*consumer];
+      bound = std::max(bound, s.axes.size());
+    }
+  }
+  // Producers of the same consumer are all computed at its innermost bound axis.
+  for (const auto& [producer, consumer] : plan.computed_at) {
+    const Stage* c = find_stage(def, consumer);
+    schedule.stage(producer).compute_at(consumer, c->axes[plan.bound_axes.at(consumer) - 1]);
+  }
+  return plan;
+}
+
+// CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
+// the axis that walks the weight rows), the innermost axis vectorized in full tiles.
+void schedule_cpu_stage(const Stage& s, StageRef ref, size_t bound, const ScheduleKnobs& knobs) {
+  const Expr lanes = Expr(int64_t{knobs.cpu_vector_lanes});
+  const bool contraction = s.reduce != ReduceKind::None && s.axes.size() >= 2 && bound == 0;
+  if (contraction) {
+    std::vector<std::string> order = {s.axes.back()};
+    for (size_t i = 0; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
+    ref.reorder(order).parallel(s.axes.back());
+  } else if (!s.axes.empty() && (s.axes.size() > 1 || s.reduce != ReduceKind::None || bound > 0)) {
+    ref.parallel(s.axes[0]);
+  }
+  if (s.reduce != ReduceKind::None && s.reduce_axes.size() == 1) {
+    const std::string& k = s.reduce_axes[0];
+    ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v");
+  } else if (s.reduce == ReduceKind::None && !s.axes.empty()) {
+    const std::string& j = s.axes.back();
+    if (s.axes.size() == 1 && bound == 0) {
+      ref.split(j, j + "o", j + "v", lanes, TailStrategy::SeparateLoop).parallel(j + "o").vectorize(j + "v");
+    } else if (s.axes.size() > 1 || bound == 0) {
+      ref.split(j, j + "o", j + "v", lanes, TailStrategy::SeparateLoop).vectorize(j + "v");
+    }
+  }
+}
+
+// GPU: bound and leading axes over the grid; the rest over the threads of a work-group,
+// or, for a reduction with nothing computed inside it, the reduction across the threads.
+void schedule_gpu_stage(const Stage& s, StageRef ref, size_t bound, const ScheduleKnobs& knobs) {
+  const Expr threads = Expr(int64_t{knobs.gpu_threads});
+  const bool cross_thread = s.reduce != ReduceKind::None && bound == 0;
+  if (cross_thread) {
+    // Every spatial axis on the grid (innermost as x), the reduction across a work-group.
+    KILN_CHECK(s.axes.size() <= 3 && s.reduce_axes.size() == 1,
+               "stage '{}': GPU reduction with {} axes is not supported yet", s.name, s.axes.size());
+    for (size_t i = 0; i < s.axes.size(); ++i) ref.gpu_block(s.axes[i], static_cast<int>(s.axes.size() - 1 - i));
+    const std::string& k = s.reduce_axes[0];
+    ref.split(k, k + "o", k + "t", threads).reorder({k + "t", k + "o"}).gpu_thread(k + "t");
+    return;
+  }
+  // Axes fixed per work-group: the bound ones (compute_at producers need them), else all but
+  // the innermost, which the threads stride over.
+  const size_t on_grid = bound > 0 ? bound : (s.axes.empty() ? 0 : s.axes.size() - 1);
+  KILN_CHECK(on_grid <= 3, "stage '{}': more than 3 grid axes", s.name);
+  for (size_t i = 0; i < on_grid; ++i) ref.gpu_block(s.axes[i], static_cast<int>(on_grid - 1 - i));
+  std::vector<std::string> rest(s.axes.begin() + static_cast<std::ptrdiff_t>(on_grid), s.axes.end());
+  if (rest.empty()) return;
+  std::string inner = rest[0];
+  for (size_t i = 1; i < rest.size(); ++i) {
+    ref.fuse(inner, rest[i], inner + "_" + rest[i]);
+    inner = inner + "_" + rest[i];
+  }
+  if (on_grid == 0) {
+    // A single spatial loop: blocks of threads cover it.
+    ref.split(inner, inner + "b", inner + "t", threads).gpu_block(inner + "b").gpu_thread(inner + "t");
+  } else {
+    ref.split(inner, inner + "o", inner + "t", threads).reorder({inner + "t", inner + "o"}).gpu_thread(inner + "t");
+  }
+}
+
+void schedule_gpu_producer(const Stage& s, StageRef ref, const ScheduleKnobs& knobs) {
+  KILN_CHECK(s.reduce_axes.size() == 1, "stage '{}': GPU row reduction over {} axes", s.name, s.reduce_axes.size());
+  const std::string& k = s.reduce_axes[0];
+  ref.split(k, k + "o", k + "t", Expr(int64_t{knobs.gpu_threads})).reorder({k + "t", k + "o"}).gpu_thread(k + "t");
+}
+
+void schedule_cpu_producer(const Stage& s, StageRef ref, const ScheduleKnobs& knobs) {
+  if (s.reduce_axes.size() != 1) return;
+  const std::string& k = s.reduce_axes[0];
+  ref.split(k, k + "o", k + "v", Expr(int64_t{knobs.cpu_vector_lanes}), TailStrategy::SeparateLoop).vectorize(k + "v");
+}
+
+}  // namespace
+
+Schedule default_schedule(const ComputeDef& def, TargetKind target, const ScheduleKnobs& knobs) {
+  Schedule schedule(def);
+  const Plan plan = place_stages(def, schedule);
+  for (const Stage& s : def.stages) {
+    const StageSchedule& placed = schedule.of(s.name);
+    if (placed.placement == Placement::Inline) continue;
+    if (placed.placement == Placement::ComputeAt) {
+      if (target == TargetKind::Gpu) schedule_gpu_producer(s, schedule.stage(s.name), knobs);
+      else schedule_cpu_producer(s, schedule.stage(s.name), knobs);
+      continue;
+    }
+    auto bound = plan.bound_axes.find(s.name);
+    const size_t n_bound = bound == plan.bound_axes.end() ? 0 : bound->second;
+    if (target == TargetKind::Gpu) schedule_gpu_stage(s, schedule.stage(s.name), n_bound, knobs);
+    else schedule_cpu_stage(s, schedule.stage(s.name), n_bound, knobs);
+  }
+  return schedule;
+}
+
+}  // namespace kiln::kernel

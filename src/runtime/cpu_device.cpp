@@ -1,0 +1,88 @@
+#include "runtime/cpu_device.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "base/error.h"
+
+namespace kiln::runtime {
+
+namespace {
+
+constexpr size_t kAlignment = 64;
+
+class CpuKernel : public LoadedKernel {
+ public:
+  CpuKernel(codegen::KernelSignature signature, codegen::CpuCode code)
+      : signature_(std::move(signature)), code_(std::move(code)) {}
+  const codegen::KernelSignature& signature() const override { return signature_; }
+  const codegen::CpuCode& code() const { return code_; }
+
+ private:
+  codegen::KernelSignature signature_;
+  codegen::CpuCode code_;
+};
+
+void check_range(const char* what, size_t buffer_bytes, size_t bytes, size_t offset) {
+  if (offset > buffer_bytes || bytes > buffer_bytes - offset) {
+    user_error("cpu: {} of {} bytes at offset {} is outside a buffer of {} bytes", what, bytes, offset, buffer_bytes);
+  }
+}
+
+}  // namespace
+
+CpuDevice::CpuDevice(int threads) : pool_(threads) {}
+
+std::string CpuDevice::name() const { return "cpu (" + std::to_string(pool_.size()) + " threads)"; }
+
+Buffer CpuDevice::allocate(size_t bytes) {
+  const size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+  void* memory = std::aligned_alloc(kAlignment, rounded);
+  if (!memory) user_error("cpu: cannot allocate {} bytes", bytes);
+  return Buffer{memory, bytes};
+}
+
+void CpuDevice::release(Buffer& buffer) {
+  std::free(buffer.handle);
+  buffer = Buffer{};
+}
+
+void CpuDevice::write(Buffer& dst, const void* src, size_t bytes, size_t offset) {
+  check_range("a write", dst.bytes, bytes, offset);
+  if (bytes) std::memcpy(static_cast<char*>(dst.handle) + offset, src, bytes);
+}
+
+void CpuDevice::read(void* dst, const Buffer& src, size_t bytes, size_t offset) {
+  check_range("a read", src.bytes, bytes, offset);
+  if (bytes) std::memcpy(dst, static_cast<const char*>(src.handle) + offset, bytes);
+}
+
+std::unique_ptr<LoadedKernel> CpuDevice::load(const codegen::CompiledKernel& kernel) {
+  const auto* code = std::get_if<codegen::CpuCode>(&kernel.code);
+  if (!code || !code->entry) {
+    user_error("cpu: kernel {} was not compiled for the CPU; compile it for the device it runs on",
+               kernel.signature.name);
+  }
+  return std::make_unique<CpuKernel>(kernel.signature, *code);
+}
+
+void CpuDevice::launch(const LoadedKernel& kernel, std::span<Buffer* const> buffers,
+                       std::span<const int64_t> sizes) {
+  const auto* cpu_kernel = dynamic_cast<const CpuKernel*>(&kernel);
+  KILN_CHECK(cpu_kernel != nullptr, "kernel {} was not loaded by a CPU device", kernel.signature().name);
+  const codegen::KernelSignature& signature = cpu_kernel->signature();
+  KILN_CHECK(buffers.size() == signature.buffers.size() && sizes.size() == signature.size_params.size(),
+             "kernel {} takes {} buffers and {} sizes, launched with {} and {}", signature.name,
+             signature.buffers.size(), signature.size_params.size(), buffers.size(), sizes.size());
+  std::vector<void*> pointers(buffers.size());
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    KILN_CHECK(buffers[i] && buffers[i]->handle, "kernel {}: buffer {} is not allocated", signature.name,
+               signature.buffers[i]);
+    pointers[i] = buffers[i]->handle;
+  }
+  ScopedCurrentThreadPool current(&pool_);
+  cpu_kernel->code().entry(pointers.data(), sizes.data());
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,188 @@
+// A slow reference interpreter of the loop IR for tests: runs a statement over named buffers of
+// doubles, vector lanes and all, so a pass's output can be checked against its input by running
+// both. Integers are held exactly as doubles (tests keep them below 2^53); every buffer access is
+// bounds-checked, and temporaries start as NaN so a read before a write shows.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernel/ir/expr.h"
+#include "kernel/ir/stmt.h"
+
+namespace kiln::ir::testing {
+
+class Interpreter {
+ public:
+  using Lanes = std::vector<double>;
+  std::map<std::string, std::vector<double>> buffers;
+  std::map<std::string, Lanes> vars;
+
+  void run(const Stmt& s) {
+    if (!s.defined()) return;
+    switch (s.kind()) {
+      case StmtKind::For: {
+        const For* op = s.as<For>();
+        const int64_t begin = scalar_int(op->min), end = begin + scalar_int(op->extent);
+        for (int64_t v = begin; v < end; ++v) {
+          Bind bind(vars, op->var, {static_cast<double>(v)});
+          run(op->body);
+        }
+        break;
+      }
+      case StmtKind::Store: {
+        const Store* op = s.as<Store>();
+        const Lanes index = eval(op->index), value = eval(op->value);
+        for (size_t j = 0; j < index.size(); ++j) buffer(op->buffer).at(static_cast<size_t>(index[j])) = value[j];
+        break;
+      }
+      case StmtKind::LetStmt: {
+        const LetStmt* op = s.as<LetStmt>();
+        Bind bind(vars, op->name, eval(op->value));
+        run(op->body);
+        break;
+      }
+      case StmtKind::IfThenElse: {
+        const IfThenElse* op = s.as<IfThenElse>();
+        run(eval(op->condition)[0] != 0 ? op->then_case : op->else_case);
+        break;
+      }
+      case StmtKind::Allocate: {
+        const Allocate* op = s.as<Allocate>();
+        const auto size = static_cast<size_t>(scalar_int(op->size));
+        Bind bind(buffers, op->name, std::vector<double>(size, std::numeric_limits<double>::quiet_NaN()));
+        run(op->body);
+        break;
+      }
+      case StmtKind::Barrier: break;
+      case StmtKind::Block:
+        for (const Stmt& inner : s.as<Block>()->stmts) run(inner);
+        break;
+    }
+  }
+
+  Lanes eval(const Expr& e) {
+    switch (e.kind()) {
+      case ExprKind::IntImm: return {static_cast<double>(e.as<IntImm>()->value)};
+      case ExprKind::FloatImm: return {e.as<FloatImm>()->value};
+      case ExprKind::Var: return vars.at(e.as<Var>()->name);
+      case ExprKind::Cast: {
+        Lanes v = eval(e.as<Cast>()->value);
+        for (double& lane : v) lane = e.type().is_bool() ? (lane != 0) : e.type().is_float() ? lane : std::trunc(lane);
+        return v;
+      }
+      case ExprKind::Binary: {
+        const Binary* op = e.as<Binary>();
+        const Lanes a = eval(op->a), b = eval(op->b);
+        Lanes result(a.size());
+        for (size_t j = 0; j < a.size(); ++j) result[j] = binary(op->op, op->a.type().is_float(), a[j], b[j]);
+        return result;
+      }
+      case ExprKind::Not: {
+        Lanes v = eval(e.as<Not>()->value);
+        for (double& lane : v) lane = lane == 0;
+        return v;
+      }
+      case ExprKind::Select: {
+        const Select* op = e.as<Select>();
+        const Lanes c = eval(op->condition), t = eval(op->true_value), f = eval(op->false_value);
+        Lanes result(c.size());
+        for (size_t j = 0; j < c.size(); ++j) result[j] = c[j] != 0 ? t[j] : f[j];
+        return result;
+      }
+      case ExprKind::Load: {
+        const Load* op = e.as<Load>();
+        Lanes index = eval(op->index);
+        for (double& lane : index) lane = buffer(op->buffer).at(static_cast<size_t>(lane));
+        return index;
+      }
+      case ExprKind::Ramp: {
+        const Ramp* op = e.as<Ramp>();
+        const double base = eval(op->base)[0], stride = eval(op->stride)[0];
+        Lanes result(static_cast<size_t>(op->lanes));
+        for (size_t j = 0; j < result.size(); ++j) result[j] = base + static_cast<double>(j) * stride;
+        return result;
+      }
+      case ExprKind::Broadcast: {
+        const Broadcast* op = e.as<Broadcast>();
+        return Lanes(static_cast<size_t>(op->lanes), eval(op->value)[0]);
+      }
+      case ExprKind::Call: return call(e.as<Call>());
+      default: throw std::runtime_error("the test interpreter cannot evaluate this expression");
+    }
+  }
+
+ private:
+  // Binds a name for one scope, restoring what it hid afterwards.
+  template <typename Map>
+  struct Bind {
+    Map& map;
+    std::string name;
+    bool had;
+    typename Map::mapped_type saved;
+    Bind(Map& m, const std::string& n, typename Map::mapped_type value) : map(m), name(n), had(m.count(n) != 0) {
+      if (had) saved = map[name];
+      map[name] = std::move(value);
+    }
+    ~Bind() {
+      if (had) map[name] = saved;
+      else map.erase(name);
+    }
+  };
+
+  std::vector<double>& buffer(const std::string& name) {
+    auto it = buffers.find(name);
+    if (it == buffers.end()) throw std::runtime_error("no buffer " + name);
+    return it->second;
+  }
+
+  int64_t scalar_int(const Expr& e) { return static_cast<int64_t>(eval(e)[0]); }
+
+  static double binary(BinaryOp op, bool is_float, double a, double b) {
+    const auto ia = static_cast<int64_t>(a), ib = static_cast<int64_t>(b);
+    switch (op) {
+      case BinaryOp::Add: return a + b;
+      case BinaryOp::Sub: return a - b;
+      case BinaryOp::Mul: return a * b;
+      case BinaryOp::Div: return is_float ? a / b : static_cast<double>(ia / ib);
+      case BinaryOp::Mod: return is_float ? std::fmod(a, b) : static_cast<double>(ia % ib);
+      case BinaryOp::Min: return std::min(a, b);
+      case BinaryOp::Max: return std::max(a, b);
+      case BinaryOp::EQ: return a == b;
+      case BinaryOp::NE: return a != b;
+      case BinaryOp::LT: return a < b;
+      case BinaryOp::LE: return a <= b;
+      case BinaryOp::GT: return a > b;
+      case BinaryOp::GE: return a >= b;
+      case BinaryOp::And: return a != 0 && b != 0;
+      case BinaryOp::Or: return a != 0 || b != 0;
+      case BinaryOp::BitAnd: return static_cast<double>(ia & ib);
+      case BinaryOp::BitOr: return static_cast<double>(ia | ib);
+      case BinaryOp::BitXor: return static_cast<double>(ia ^ ib);
+      case BinaryOp::Shl: return static_cast<double>(ia << ib);
+      case BinaryOp::Shr: return static_cast<double>(ia >> ib);
+    }
+    return 0;
+  }
+
+  Lanes call(const Call* op) {
+    Lanes v = eval(op->args[0]);
+    double reduced = v[0];
+    switch (op->op) {
+      case Intrinsic::ReduceAdd: reduced = 0; for (double lane : v) reduced += lane; return {reduced};
+      case Intrinsic::ReduceMax: for (double lane : v) reduced = std::max(reduced, lane); return {reduced};
+      case Intrinsic::ReduceMin: for (double lane : v) reduced = std::min(reduced, lane); return {reduced};
+      case Intrinsic::Exp: for (double& lane : v) lane = std::exp(lane); return v;
+      case Intrinsic::Abs: for (double& lane : v) lane = std::fabs(lane); return v;
+      case Intrinsic::Sqrt: for (double& lane : v) lane = std::sqrt(lane); return v;
+      default: throw std::runtime_error("the test interpreter lacks this intrinsic");
+    }
+  }
+};
+
+}  // namespace kiln::ir::testing

@@ -1,0 +1,661 @@
+#include "ops/op_cases.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "base/dequantize.h"
+#include "base/error.h"
+#include "base/half.h"
+#include "kernel/compute/ops.h"
+#include "kernel/ir/evaluate.h"
+#include "ops/reference.h"
+
+namespace kiln::test {
+
+using kernel::ComputeDef;
+using kernel::ReduceKind;
+namespace ops = kernel::ops;
+
+std::map<std::string, const std::vector<uint8_t>*> OpCase::input_buffers() const {
+  std::map<std::string, const std::vector<uint8_t>*> buffers;
+  for (const HostTensor& t : inputs) buffers[t.name] = &t.bytes;
+  return buffers;
+}
+
+const std::vector<int64_t>& test_sizes() {
+  static const std::vector<int64_t> sizes = {1, 3, 64, 257, 1031};
+  return sizes;
+}
+
+const std::vector<DType>& weight_dtypes() {
+  static const std::vector<DType> dtypes = {DType::f32,  DType::f16,  DType::bf16, DType::q4_0, DType::q4_1,
+                                            DType::q5_0, DType::q5_1, DType::q8_0, DType::q2_K, DType::q3_K,
+                                            DType::q4_K, DType::q5_K, DType::q6_K};
+  return dtypes;
+}
+
+namespace {
+
+constexpr double kF32Rtol = 1e-5;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+int64_t product(const std::vector<int64_t>& shape) {
+  return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
+}
+
+double uniform(Rng& rng, double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
+int64_t uniform_int(Rng& rng, int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
+
+// Byte offsets of the f16 scale fields (d, and m or dmin) of each block format, which random
+// bytes would fill with infinities and NaNs.
+std::vector<int> f16_fields(DType dtype) {
+  switch (dtype) {
+    case DType::q4_0: case DType::q5_0: case DType::q8_0: return {0};
+    case DType::q4_1: case DType::q5_1: case DType::q4_K: case DType::q5_K: return {0, 2};
+    case DType::q2_K: return {80, 82};
+    case DType::q3_K: return {108};
+    case DType::q6_K: return {208};
+    default: break;
+  }
+  KILN_CHECK(false, "no random blocks of {}", dtype_name(dtype));
+  return {};
+}
+
+std::vector<uint8_t> random_blocks(DType dtype, int64_t elements, Rng& rng) {
+  const DTypeInfo& info = dtype_info(dtype);
+  KILN_CHECK(elements % info.block_size == 0, "{} elements of {}", elements, info.name);
+  const int64_t blocks = elements / info.block_size;
+  std::vector<uint8_t> bytes(blocks * info.block_bytes);
+  for (uint8_t& b : bytes) b = static_cast<uint8_t>(uniform_int(rng, 0, 255));
+  for (int64_t block = 0; block < blocks; ++block) {
+    for (int offset : f16_fields(dtype)) {
+      const double magnitude = std::exp2(uniform(rng, -9, -4));
+      const uint16_t half = f32_to_f16(static_cast<float>(uniform_int(rng, 0, 1) ? magnitude : -magnitude));
+      std::memcpy(&bytes[block * info.block_bytes + offset], &half, 2);
+    }
+  }
+  return bytes;
+}
+
+std::vector<double> values_of_blocks(DType dtype, const std::vector<uint8_t>& bytes, int64_t elements) {
+  std::vector<float> floats(elements);
+  dequantize(dtype, bytes, floats);
+  return {floats.begin(), floats.end()};
+}
+
+// ---- Case assembly ---------------------------------------------------------------------------
+
+OpCase make_case(const std::string& family, ComputeDef def, std::map<std::string, int64_t> sizes) {
+  OpCase c;
+  c.family = family;
+  c.name = def.name;
+  for (const std::string& p : def.size_params) c.name += fmt::format(" {}={}", p, sizes.at(p));
+  c.def = std::move(def);
+  c.sizes = std::move(sizes);
+  return c;
+}
+
+// The concrete shape of a declared tensor under the case's sizes.
+std::vector<int64_t> shape_of(const OpCase& c, const kernel::TensorDecl& t) {
+  std::vector<int64_t> shape;
+  for (const ir::Expr& e : t.shape) shape.push_back(ir::evaluate_int(e, c.sizes));
+  return shape;
+}
+
+HostTensor expected_output(const OpCase& c, size_t output, std::vector<double> values) {
+  const kernel::TensorDecl& t = c.def.outputs.at(output);
+  HostTensor h;
+  h.name = t.name;
+  h.dtype = t.dtype;
+  h.shape = shape_of(c, t);
+  KILN_CHECK(static_cast<int64_t>(values.size()) == product(h.shape), "{}: reference gives {} values for {}", c.name,
+             values.size(), t.name);
+  h.values = std::move(values);
+  return h;
+}
+
+double max_abs(const std::vector<double>& values) {
+  double m = 0;
+  for (double v : values) {
+    if (std::isfinite(v)) m = std::max(m, std::fabs(v));
+  }
+  return m;
+}
+
+// f32 results that are sums: relative to the output's scale.
+Tolerance sum_tolerance(const std::vector<double>& want) { return {kF32Rtol, kF32Rtol * max_abs(want)}; }
+// f32 results of one rounding-free computation per element: relative to each value.
+Tolerance elementwise_tolerance() { return {kF32Rtol, 1e-30}; }
+Tolerance exact() { return {0, 0}; }
+
+// ---- Families --------------------------------------------------------------------------------
+
+struct UnaryCase {
+  ops::Unary op;
+  double attr, lo, hi;
+};
+
+void unary_cases(std::vector<OpCase>& out, Rng& rng) {
+  const UnaryCase cases[] = {
+      {ops::Unary::Silu, 0, -8, 8},      {ops::Unary::Gelu, 0, -6, 6},     {ops::Unary::GeluTanh, 0, -6, 6},
+      {ops::Unary::Exp, 0, -8, 8},       {ops::Unary::Tanh, 0, -4, 4},     {ops::Unary::Neg, 0, -4, 4},
+      {ops::Unary::Rsqrt, 0, 0.01, 10},  {ops::Unary::Scale, 0.37, -4, 4}, {ops::Unary::Softcap, 5.0, -20, 20},
+  };
+  for (const UnaryCase& u : cases) {
+    for (int64_t n : test_sizes()) {
+      OpCase c = make_case("unary", ops::unary(u.op, 2, u.attr), {{"d0", 2}, {"d1", n}});
+      c.inputs = {random_tensor("x", DType::f32, {2, n}, rng, u.lo, u.hi)};
+      const auto want = ref::unary(u.op, c.inputs[0].values, u.attr);
+      c.expected = {expected_output(c, 0, want)};
+      // Gelu's 1 + erf(...) cancels in f32 for negative x, where |gelu(x)| << |x|: beyond 1e-5
+      // relative, an absolute error of a few f32 ulps of the input's scale is allowed.
+      c.tolerance = {kF32Rtol, 1e-7 * max_abs(c.inputs[0].values)};
+      out.push_back(std::move(c));
+    }
+  }
+  for (int rank : {1, 3}) {
+    std::map<std::string, int64_t> sizes;
+    std::vector<int64_t> shape;
+    for (int k = 0; k < rank; ++k) {
+      shape.push_back(k == rank - 1 ? 65 : k + 2);
+      sizes["d" + std::to_string(k)] = shape.back();
+    }
+    OpCase c = make_case("unary", ops::unary(ops::Unary::Silu, rank), sizes);
+    c.inputs = {random_tensor("x", DType::f32, shape, rng, -8, 8)};
+    const auto want = ref::unary(ops::Unary::Silu, c.inputs[0].values, 0);
+    c.expected = {expected_output(c, 0, want)};
+    c.tolerance = sum_tolerance(want);
+    out.push_back(std::move(c));
+  }
+}
+
+void binary_cases(std::vector<OpCase>& out, Rng& rng) {
+  const std::vector<std::vector<bool>> patterns = {{}, {false, true}, {true, false}};
+  for (ops::Binary op : {ops::Binary::Add, ops::Binary::Sub, ops::Binary::Mul, ops::Binary::Div}) {
+    for (const auto& broadcast : patterns) {
+      for (int64_t n : test_sizes()) {
+        const std::vector<int64_t> shape = {3, n};
+        std::vector<int64_t> b_shape = shape;
+        for (size_t k = 0; k < broadcast.size(); ++k) {
+          if (broadcast[k]) b_shape[k] = 1;
+        }
+        OpCase c = make_case("binary", ops::binary(op, 2, broadcast), {{"d0", 3}, {"d1", n}});
+        c.inputs = {random_tensor("a", DType::f32, shape, rng, -4, 4), random_tensor("b", DType::f32, b_shape, rng, 0.5, 2)};
+        // Both signs for b, away from zero for Div.
+        std::vector<double> b_values = c.inputs[1].values;
+        for (size_t j = 0; j < b_values.size(); j += 2) b_values[j] = -b_values[j];
+        c.inputs[1] = tensor_of("b", DType::f32, b_shape, b_values);
+        const auto want = ref::binary(op, shape, broadcast, c.inputs[0].values, c.inputs[1].values);
+        c.expected = {expected_output(c, 0, want)};
+        c.tolerance = elementwise_tolerance();
+        out.push_back(std::move(c));
+      }
+    }
+  }
+  // Rank 3, broadcast along the outer and inner dimensions.
+  for (int64_t n : {int64_t{1}, int64_t{257}}) {
+    const std::vector<bool> broadcast = {true, false, true};
+    OpCase c = make_case("binary", ops::binary(ops::Binary::Mul, 3, broadcast), {{"d0", 2}, {"d1", n}, {"d2", 5}});
+    c.inputs = {random_tensor("a", DType::f32, {2, n, 5}, rng, -4, 4), random_tensor("b", DType::f32, {1, n, 1}, rng)};
+    c.expected = {expected_output(c, 0, ref::binary(ops::Binary::Mul, {2, n, 5}, broadcast, c.inputs[0].values,
+                                                    c.inputs[1].values))};
+    c.tolerance = elementwise_tolerance();
+    out.push_back(std::move(c));
+  }
+}
+
+// Values that exercise every branch of f16/bf16 rounding: zeros, subnormals, ties, overflow,
+// infinities and NaN.
+std::vector<double> special_values() {
+  return {0.0,          -0.0,        1e-9,        -3e-8,         5.96e-8,       2.98e-8,     6.1e-5,
+          -6.1035e-5,   1.00048828125, 1.00146484375, 65504.0,    65519.0,       65520.0,     -1e5,
+          3.3895e38,    3.4e38,      kInf,        -kInf,         kNaN,          1.0 + 1.0 / 256, 1e-40};
+}
+
+void convert_cases(std::vector<OpCase>& out, Rng& rng) {
+  struct Pair {
+    DType from, to;
+    double lo, hi;
+    bool specials;
+  };
+  const Pair pairs[] = {
+      {DType::f32, DType::f16, -70000, 70000, true}, {DType::f32, DType::bf16, -100, 100, true},
+      {DType::f16, DType::f32, -100, 100, false},    {DType::bf16, DType::f32, -100, 100, false},
+      {DType::f16, DType::bf16, -100, 100, false},   {DType::f32, DType::i32, -1e6, 1e6, false},
+      {DType::i32, DType::f32, -(1 << 30), 1 << 30, false},
+  };
+  for (const Pair& p : pairs) {
+    for (int64_t n : test_sizes()) {
+      OpCase c = make_case("convert", ops::convert(p.from, p.to, 2), {{"d0", 2}, {"d1", n}});
+      HostTensor x = random_tensor("x", p.from, {2, n}, rng, p.lo, p.hi);
+      if (p.specials) {
+        std::vector<double> v = x.values;
+        const auto specials = special_values();
+        for (size_t i = 0; i < specials.size() && i < v.size(); ++i) v[i] = specials[i];
+        for (size_t i = specials.size(); i < v.size(); i += 3) v[i] *= 1e-6;  // small values too
+        x = tensor_of("x", p.from, {2, n}, v);
+      }
+      c.inputs = {x};
+      c.expected = {expected_output(c, 0, ref::convert(p.to, x.values))};
+      c.tolerance = exact();
+      out.push_back(std::move(c));
+    }
+  }
+}
+
+// Sizes for the dimension that holds a weight's blocks: whole numbers of blocks.
+std::vector<int64_t> block_dim_sizes(DType dtype) {
+  const int64_t block = dtype_info(dtype).block_size;
+  if (block == 1) return test_sizes();
+  return {block, 3 * block, (1000 / block + 1) * block};
+}
+
+void matmul_cases(std::vector<OpCase>& out, Rng& rng) {
+  for (DType w : weight_dtypes()) {
+    const int64_t block = dtype_info(w).block_size;
+    const int64_t small_k = block == 1 ? 16 : block;
+    std::vector<std::map<std::string, int64_t>> size_sets;
+    for (int64_t m : test_sizes()) size_sets.push_back({{"m", m}, {"n", 1}, {"k", small_k}});
+    for (int64_t n : test_sizes()) size_sets.push_back({{"m", 1}, {"n", n}, {"k", small_k}});
+    for (int64_t k : block_dim_sizes(w)) size_sets.push_back({{"m", 2}, {"n", 3}, {"k", k}});
+    for (const auto& sizes : size_sets) {
+      const int64_t m = sizes.at("m"), n = sizes.at("n"), k = sizes.at("k");
+      OpCase c = make_case("matmul", ops::matmul(w), sizes);
+      c.inputs = {random_tensor("x", DType::f32, {m, k}, rng), random_tensor("w", w, {n, k}, rng)};
+      const auto want = ref::matmul(m, n, k, c.inputs[0].values, c.inputs[1].values);
+      c.expected = {expected_output(c, 0, want)};
+      c.tolerance = sum_tolerance(want);
+      out.push_back(std::move(c));
+    }
+  }
+}
+
+void embedding_cases(std::vector<OpCase>& out, Rng& rng) {
+  for (DType w : weight_dtypes()) {
+    const int64_t block = dtype_info(w).block_size;
+    const int64_t small_dim = block == 1 ? 8 : block;
+    std::vector<std::map<std::string, int64_t>> size_sets;
+    for (int64_t n : test_sizes()) size_sets.push_back({{"n", n}, {"vocab", 11}, {"dim", small_dim}});
+    for (int64_t vocab : test_sizes()) size_sets.push_back({{"n", 4}, {"vocab", vocab}, {"dim", small_dim}});
+    for (int64_t dim : block_dim_sizes(w)) size_sets.push_back({{"n", 3}, {"vocab", 5}, {"dim", dim}});
+    for (const auto& sizes : size_sets) {
+      const int64_t n = sizes.at("n"), vocab = sizes.at("vocab"), dim = sizes.at("dim");
+      OpCase c = make_case("embedding", ops::embedding(w), sizes);
+      HostTensor ids = random_tensor("ids", DType::i32, {n}, rng, 0, vocab - 1);
+      if (n >= 3) {  // ids out of range are clamped
+        ids.values[0] = -1;
+        ids.values[n - 1] = static_cast<double>(vocab + 5);
+        ids = tensor_of("ids", DType::i32, {n}, ids.values);
+      }
+      c.inputs = {random_tensor("w", w, {vocab, dim}, rng), ids};
+      c.expected = {expected_output(c, 0, ref::embedding(n, vocab, dim, c.inputs[0].values, ids.values))};
+      c.tolerance = exact();
+      out.push_back(std::move(c));
+    }
+  }
+}
+
+// Row ops over x [rows, cols]: the sizes to sweep.
+std::vector<std::map<std::string, int64_t>> row_sizes(int64_t fixed_cols) {
+  std::vector<std::map<std::string, int64_t>> sets;
+  for (int64_t cols : test_sizes()) sets.push_back({{"rows", 3}, {"cols", cols}});
+  for (int64_t rows : test_sizes()) sets.push_back({{"rows", rows}, {"cols", fixed_cols}});
+  return sets;
+}
+
+void normalization_cases(std::vector<OpCase>& out, Rng& rng) {
+  for (const auto& sizes : row_sizes(33)) {
+    const int64_t rows = sizes.at("rows"), cols = sizes.at("cols");
+    {
+      OpCase c = make_case("normalization", ops::rms_norm(1e-6), sizes);
+      c.inputs = {random_tensor("x", DType::f32, {rows, cols}, rng)};
+      const auto want = ref::rms_norm(rows, cols, 1e-6, c.inputs[0].values);
+      c.expected = {expected_output(c, 0, want)};
+      c.tolerance = sum_tolerance(want);
+      out.push_back(std::move(c));
+    }
+    {
+      OpCase c = make_case("normalization", ops::layer_norm(1e-5), sizes);
+      c.inputs = {random_tensor("x", DType::f32, {rows, cols}, rng, 1, 3)};  // a mean far from 0
+      const auto want = ref::layer_norm(rows, cols, 1e-5, c.inputs[0].values);
+      c.expected = {expected_output(c, 0, want)};
+      c.tolerance = sum_tolerance(want);
+      out.push_back(std::move(c));
+    }
+    for (bool with_mask : {false, true}) {
+      const double scale = with_mask ? 0.125 : 1.0;
+      OpCase c = make_case("normalization", ops::softmax(scale, with_mask), sizes);
+      c.inputs = {random_tensor("x", DType::f32, {rows, cols}, rng, -8, 8)};
+      std::vector<double> mask;
+      if (with_mask) {
+        // Mostly 0, some -inf (never a whole row: column 0 stays visible), some finite biases.
+        mask.resize(rows * cols);
+        for (int64_t i = 0; i < rows * cols; ++i) {
+          const double u = uniform(rng, 0, 1);
+          mask[i] = i % cols == 0 || u < 0.6 ? 0.0 : u < 0.8 ? -kInf : -uniform(rng, 0, 3);
+        }
+        c.inputs.push_back(tensor_of("mask", DType::f32, {rows, cols}, mask));
+      }
+      c.expected = {expected_output(c, 0, ref::softmax(rows, cols, scale, c.inputs[0].values, mask))};
+      c.tolerance = {kF32Rtol, 1e-12};  // each probability to 1e-5 of itself
+      out.push_back(std::move(c));
+    }
+  }
+}
+
+void reduction_cases(std::vector<OpCase>& out, Rng& rng) {
+  struct Kind {
+    ReduceKind kind;
+    bool mean;
+  };
+  for (const Kind k : {Kind{ReduceKind::Sum, false}, Kind{ReduceKind::Sum, true}, Kind{ReduceKind::Max, false},
+                       Kind{ReduceKind::Min, false}}) {
+    for (const auto& sizes : row_sizes(17)) {
+      const int64_t rows = sizes.at("rows"), cols = sizes.at("cols");
+      OpCase c = make_case("reduction", ops::reduce(k.kind, k.mean), sizes);
+      c.inputs = {random_tensor("x", DType::f32, {rows, cols}, rng)};
+      const auto want = ref::reduce(k.kind, k.mean, rows, cols, c.inputs[0].values);
+      c.expected = {expected_output(c, 0, want)};
+      c.tolerance = k.kind == ReduceKind::Sum ? sum_tolerance(want) : exact();
+      out.push_back(std::move(c));
+    }
+  }
+  for (const auto& sizes : row_sizes(17)) {
+    const int64_t rows = sizes.at("rows"), cols = sizes.at("cols");
+    OpCase c = make_case("reduction", ops::argmax(), sizes);
+    // Few distinct values, so rows have ties and the first maximum must win.
+    std::vector<double> x(rows * cols);
+    for (double& v : x) v = static_cast<double>(uniform_int(rng, -4, 4));
+    c.inputs = {tensor_of("x", DType::f32, {rows, cols}, x)};
+    c.expected = {expected_output(c, 0, ref::argmax(rows, cols, x))};
+    c.tolerance = exact();
+    out.push_back(std::move(c));
+  }
+}
+
+void rope_cases(std::vector<OpCase>& out, Rng& rng) {
+  struct Shape {
+    int64_t t, h, d;
+    int n_dims;
+  };
+  std::vector<Shape> shapes;
+  for (int64_t t : test_sizes()) shapes.push_back({t, 2, 8, 8});
+  for (int64_t h : test_sizes()) shapes.push_back({2, h, 10, 6});  // partial rotation
+  for (int64_t d : {int64_t{3}, int64_t{64}, int64_t{257}, int64_t{1031}}) {
+    shapes.push_back({2, 1, d, static_cast<int>(std::min<int64_t>(d - d % 2, 256))});
+  }
+  constexpr int64_t kMaxPos = 256;
+  for (ops::RopeMode mode : {ops::RopeMode::Normal, ops::RopeMode::Neox}) {
+    for (bool with_ff : {false, true}) {
+      const double theta = 10000, freq_scale = mode == ops::RopeMode::Neox ? 0.5 : 1.0;
+      for (const Shape& s : shapes) {
+        OpCase c = make_case("rope", ops::rope(mode, s.n_dims, theta, freq_scale, with_ff),
+                             {{"t", s.t}, {"h", s.h}, {"d", s.d}});
+        c.inputs = {random_tensor("x", DType::f32, {s.t, s.h, s.d}, rng), random_tensor("pos", DType::i32, {s.t}, rng, 0, kMaxPos - 1)};
+        std::vector<double> ff;
+        if (with_ff) {
+          c.inputs.push_back(random_tensor("freq_factors", DType::f32, {s.n_dims / 2}, rng, 1, 8));
+          ff = c.inputs.back().values;
+        }
+        c.expected = {expected_output(c, 0, ref::rope(mode, s.n_dims, theta, freq_scale, s.t, s.h, s.d,
+                                                       c.inputs[0].values, c.inputs[1].values, ff))};
+        // The angle pos * freq is rounded to f32 (as every f32 rope does), so its absolute error
+        // grows with the angle: a few ulps of it.
+        const double max_angle = kMaxPos * freq_scale;
+        c.tolerance = {kF32Rtol, max_abs(c.inputs[0].values) * (kF32Rtol + 1e-6 * max_angle)};
+        out.push_back(std::move(c));
+      }
+    }
+  }
+}
+
+void attention_cases(std::vector<OpCase>& out, Rng& rng) {
+  struct Config {
+    bool causal;
+    int64_t window;
+    double softcap;
+    DType kv;
+    int64_t group;  // h / kh
+  };
+  const Config configs[] = {
+      {true, 0, 0, DType::f32, 2},   // causal, grouped-query
+      {true, 5, 0, DType::f16, 1},   // sliding window, f16 cache
+      {false, 0, 0.5, DType::bf16, 1},  // no mask, a softcap that bites, bf16 cache
+      {true, 3, 30, DType::f32, 3},  // window and softcap together
+  };
+  struct Sizes {
+    int64_t t, kh, d, s;
+  };
+  for (const Config& cfg : configs) {
+    std::vector<Sizes> sweep;
+    for (int64_t s : test_sizes()) sweep.push_back({std::min<int64_t>(s, 3), 1, 8, s});
+    // Every query length, the longest (t x s scores) for one configuration only.
+    for (int64_t t : test_sizes()) {
+      if (t < 1000 || &cfg == &configs[1]) sweep.push_back({t, 1, 1, t + 2});
+    }
+    for (int64_t d : test_sizes()) sweep.push_back({2, 1, d, 5});
+    for (int64_t kh : test_sizes()) sweep.push_back({2, kh, 4, 3});
+    for (const Sizes& z : sweep) {
+      const int64_t h = z.kh * cfg.group;
+      const double scale = 1 / std::sqrt(static_cast<double>(z.d));
+      OpCase c = make_case("attention", ops::attention(scale, cfg.softcap, cfg.causal, cfg.window, cfg.kv),
+                           {{"t", z.t}, {"h", h}, {"kh", z.kh}, {"d", z.d}, {"s", z.s}});
+      c.inputs = {random_tensor("q", DType::f32, {z.t, h, z.d}, rng, -2, 2), random_tensor("k", cfg.kv, {z.s, z.kh, z.d}, rng, -2, 2),
+                  random_tensor("v", cfg.kv, {z.s, z.kh, z.d}, rng)};
+      const auto want = ref::attention(scale, cfg.softcap, cfg.causal, cfg.window, z.t, h, z.kh, z.d, z.s,
+                                       c.inputs[0].values, c.inputs[1].values, c.inputs[2].values);
+      c.expected = {expected_output(c, 0, want)};
+      c.tolerance = sum_tolerance(want);
+      out.push_back(std::move(c));
+    }
+  }
+}
+
+void view_cases(std::vector<OpCase>& out, Rng& rng) {
+  const auto add = [&](const std::string& family, ComputeDef def, std::map<std::string, int64_t> sizes,
+                       std::vector<HostTensor> inputs, std::vector<double> want) {
+    OpCase c = make_case(family, std::move(def), std::move(sizes));
+    c.inputs = std::move(inputs);
+    c.expected = {expected_output(c, 0, std::move(want))};
+    c.tolerance = exact();
+    out.push_back(std::move(c));
+  };
+  for (int64_t m : test_sizes()) {
+    {  // reshape [2, 3m] -> [2, 3, m], [2, m, 3] -> [2m, 3], [6m] -> [3m, 2]
+      HostTensor x = random_tensor("x", DType::f32, {2, 3 * m}, rng);
+      add("views", ops::reshape(2, 3), {{"in0", 2}, {"in1", 3 * m}, {"out0", 2}, {"out1", 3}, {"out2", m}}, {x}, x.values);
+      x = random_tensor("x", DType::f32, {2, m, 3}, rng);
+      add("views", ops::reshape(3, 2), {{"in0", 2}, {"in1", m}, {"in2", 3}, {"out0", 2 * m}, {"out1", 3}}, {x}, x.values);
+      x = random_tensor("x", DType::f32, {6 * m}, rng);
+      add("views", ops::reshape(1, 2), {{"in0", 6 * m}, {"out0", 3 * m}, {"out1", 2}}, {x}, x.values);
+    }
+    for (const std::vector<int>& perm : {std::vector<int>{1, 0}, {0, 2, 1}, {2, 0, 1}, {1, 0, 2}}) {
+      std::vector<int64_t> shape = perm.size() == 2 ? std::vector<int64_t>{3, m} : std::vector<int64_t>{2, m, 3};
+      std::map<std::string, int64_t> sizes;
+      for (size_t k = 0; k < shape.size(); ++k) sizes["d" + std::to_string(k)] = shape[k];
+      HostTensor x = random_tensor("x", DType::f32, shape, rng);
+      add("views", ops::permute(perm), sizes, {x}, ref::permute(shape, perm, x.values));
+    }
+    {  // slice [3, m + 4] axis 1 from 2; [m + 1, 5] axis 0 from 1; [2, m + 3, 3] axis 1 from 3
+      HostTensor x = random_tensor("x", DType::f32, {3, m + 4}, rng);
+      add("views", ops::slice(2, 1), {{"d0", 3}, {"d1", m + 4}, {"start", 2}, {"length", m}}, {x},
+          ref::slice({3, m + 4}, 1, 2, m, x.values));
+      x = random_tensor("x", DType::f32, {m + 1, 5}, rng);
+      add("views", ops::slice(2, 0), {{"d0", m + 1}, {"d1", 5}, {"start", 1}, {"length", m}}, {x},
+          ref::slice({m + 1, 5}, 0, 1, m, x.values));
+      x = random_tensor("x", DType::f32, {2, m + 3, 3}, rng);
+      add("views", ops::slice(3, 1), {{"d0", 2}, {"d1", m + 3}, {"d2", 3}, {"start", 3}, {"length", m}}, {x},
+          ref::slice({2, m + 3, 3}, 1, 3, m, x.values));
+    }
+    {  // concat [m, 3] + [2, 3] axis 0; [3, 1] + [3, m] axis 1; [2, 3, m] + [2, 3, m + 1] axis 2
+      HostTensor a = random_tensor("a", DType::f32, {m, 3}, rng), b = random_tensor("b", DType::f32, {2, 3}, rng);
+      add("views", ops::concat(2, 0), {{"d1", 3}, {"a_len", m}, {"b_len", 2}}, {a, b},
+          ref::concat({m, 3}, {2, 3}, 0, a.values, b.values));
+      a = random_tensor("a", DType::f32, {3, 1}, rng);
+      b = random_tensor("b", DType::f32, {3, m}, rng);
+      add("views", ops::concat(2, 1), {{"d0", 3}, {"a_len", 1}, {"b_len", m}}, {a, b},
+          ref::concat({3, 1}, {3, m}, 1, a.values, b.values));
+      a = random_tensor("a", DType::f32, {2, 3, m}, rng);
+      b = random_tensor("b", DType::f32, {2, 3, m + 1}, rng);
+      add("views", ops::concat(3, 2), {{"d0", 2}, {"d1", 3}, {"a_len", m}, {"b_len", m + 1}}, {a, b},
+          ref::concat({2, 3, m}, {2, 3, m + 1}, 2, a.values, b.values));
+    }
+    for (DType cache : {DType::f32, DType::f16, DType::bf16}) {
+      HostTensor x = random_tensor("x", DType::f32, {m, 2, 8}, rng, -100, 100);
+      add("views", ops::kv_write(cache), {{"t", m}, {"kh", 2}, {"d", 8}}, {x}, ref::convert(cache, x.values));
+    }
+  }
+}
+
+using Family = void (*)(std::vector<OpCase>&, Rng&);
+
+const std::vector<std::pair<std::string, Family>>& families() {
+  static const std::vector<std::pair<std::string, Family>> list = {
+      {"unary", unary_cases},         {"binary", binary_cases},       {"convert", convert_cases},
+      {"matmul", matmul_cases},       {"embedding", embedding_cases}, {"normalization", normalization_cases},
+      {"reduction", reduction_cases}, {"rope", rope_cases},           {"attention", attention_cases},
+      {"views", view_cases},
+  };
+  return list;
+}
+
+}  // namespace
+
+std::vector<std::string> op_families() {
+  std::vector<std::string> names;
+  for (const auto& [name, fn] : families()) names.push_back(name);
+  return names;
+}
+
+std::vector<OpCase> op_cases(const std::string& family, uint64_t seed) {
+  std::vector<OpCase> cases;
+  bool found = family.empty();
+  for (const auto& [name, fn] : families()) {
+    if (!family.empty() && name != family) continue;
+    found = true;
+    // Each family draws from its own stream, so one family's cases do not change another's.
+    Rng rng(seed ^ std::hash<std::string>()(name));
+    fn(cases, rng);
+  }
+  KILN_CHECK(found, "no op family named {}", family);
+  for (OpCase& c : cases) {
+    KILN_CHECK(c.inputs.size() == c.def.inputs.size(), "{}: {} inputs for {}", c.name, c.inputs.size(), c.def.inputs.size());
+    for (size_t i = 0; i < c.inputs.size(); ++i) {
+      KILN_CHECK(c.inputs[i].name == c.def.inputs[i].name && c.inputs[i].dtype == c.def.inputs[i].dtype &&
+                     c.inputs[i].shape == shape_of(c, c.def.inputs[i]),
+                 "{}: input {} does not match its declaration", c.name, c.inputs[i].name);
+    }
+  }
+  return cases;
+}
+
+HostTensor random_tensor(const std::string& name, DType dtype, std::vector<int64_t> shape, Rng& rng, double lo, double hi) {
+  const int64_t elements = product(shape);
+  if (is_quantized(dtype)) {
+    HostTensor t{name, dtype, std::move(shape), random_blocks(dtype, elements, rng), {}};
+    t.values = values_of_blocks(dtype, t.bytes, elements);
+    return t;
+  }
+  std::vector<double> values(elements);
+  const bool integer = dtype == DType::i8 || dtype == DType::i16 || dtype == DType::i32 || dtype == DType::i64;
+  for (double& v : values) {
+    v = integer ? static_cast<double>(uniform_int(rng, static_cast<int64_t>(lo), static_cast<int64_t>(hi))) : uniform(rng, lo, hi);
+  }
+  return tensor_of(name, dtype, std::move(shape), values);
+}
+
+HostTensor tensor_of(const std::string& name, DType dtype, std::vector<int64_t> shape, const std::vector<double>& values) {
+  KILN_CHECK(!is_quantized(dtype), "tensor_of a block format ({})", dtype_name(dtype));
+  KILN_CHECK(static_cast<int64_t>(values.size()) == product(shape), "{} values for {}", values.size(), name);
+  HostTensor t{name, dtype, std::move(shape), {}, {}};
+  const auto put = [&t](const auto v) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&v);
+    t.bytes.insert(t.bytes.end(), p, p + sizeof v);
+  };
+  for (double v : values) {
+    switch (dtype) {
+      case DType::f32: put(static_cast<float>(v)); break;
+      case DType::f64: put(v); break;
+      case DType::f16: put(f32_to_f16(static_cast<float>(v))); break;
+      case DType::bf16: put(f32_to_bf16(static_cast<float>(v))); break;
+      case DType::i8: put(static_cast<int8_t>(v)); break;
+      case DType::i16: put(static_cast<int16_t>(v)); break;
+      case DType::i32: put(static_cast<int32_t>(v)); break;
+      case DType::i64: put(static_cast<int64_t>(v)); break;
+      default: KILN_CHECK(false, "tensor_of {}", dtype_name(dtype));
+    }
+  }
+  t.values = decode(dtype, t.bytes);
+  return t;
+}
+
+std::vector<double> decode(DType dtype, const std::vector<uint8_t>& bytes) {
+  std::vector<double> values;
+  const auto get = [&bytes, &values](auto zero, auto convert) {
+    const size_t size = sizeof zero;
+    for (size_t at = 0; at + size <= bytes.size(); at += size) {
+      decltype(zero) v;
+      std::memcpy(&v, &bytes[at], size);
+      values.push_back(convert(v));
+    }
+  };
+  const auto same = [](auto v) { return static_cast<double>(v); };
+  switch (dtype) {
+    case DType::f32: get(float{}, same); break;
+    case DType::f64: get(double{}, same); break;
+    case DType::f16: get(uint16_t{}, [](uint16_t h) { return static_cast<double>(f16_to_f32(h)); }); break;
+    case DType::bf16: get(uint16_t{}, [](uint16_t h) { return static_cast<double>(bf16_to_f32(h)); }); break;
+    case DType::i8: get(int8_t{}, same); break;
+    case DType::i16: get(int16_t{}, same); break;
+    case DType::i32: get(int32_t{}, same); break;
+    case DType::i64: get(int64_t{}, same); break;
+    default: {
+      const DTypeInfo& info = dtype_info(dtype);
+      return values_of_blocks(dtype, bytes, static_cast<int64_t>(bytes.size() / info.block_bytes * info.block_size));
+    }
+  }
+  return values;
+}
+
+std::string check(const HostTensor& expected, const std::vector<double>& got, const Tolerance& tolerance) {
+  if (got.size() != expected.values.size()) {
+    return fmt::format("{}: {} values, expected {}", expected.name, got.size(), expected.values.size());
+  }
+  std::string report;
+  size_t bad = 0, worst = 0;
+  double worst_excess = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double want = expected.values[i], have = got[i];
+    bool ok;
+    double excess = 0;
+    if (std::isnan(want) || std::isnan(have)) {
+      ok = std::isnan(want) && std::isnan(have);
+    } else if (std::isinf(want) || std::isinf(have)) {
+      ok = want == have;
+    } else {
+      const double bound = tolerance.atol + tolerance.rtol * std::fabs(want);
+      ok = std::fabs(have - want) <= bound;
+      excess = bound > 0 ? std::fabs(have - want) / bound : kInf;
+    }
+    if (ok) continue;
+    if (bad < 5) report += fmt::format("\n  {}[{}] = {:.9g}, expected {:.9g}", expected.name, i, have, want);
+    if (bad == 0 || excess > worst_excess) {
+      worst = i;
+      worst_excess = excess;
+    }
+    ++bad;
+  }
+  if (bad == 0) return "";
+  return fmt::format("{} of {} elements of {} differ (worst at {}: {:.9g}, expected {:.9g}, {:.3g} x the bound):",
+                     bad, got.size(), expected.name, worst, got[worst], expected.values[worst], worst_excess) +
+         report;
+}
+
+}  // namespace kiln::test

@@ -1,0 +1,135 @@
+// `kiln compile OP`: compiles one operator for a target and prints the stages asked for, so a
+// reader can see what each stage of the compiler does (compute definition, schedule, loop IR,
+// LLVM IR, host assembly, OpenCL C).
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "base/error.h"
+#include "commands.h"
+#include "compiler/pipeline.h"
+#include "kernel/compute/ops.h"
+
+namespace kiln::cli {
+namespace {
+
+using kernel::ComputeDef;
+namespace ops = kernel::ops;
+
+struct CompileFlags {
+  std::string op;
+  std::string target = "cpu";
+  std::string dtype = "f32";
+  std::vector<std::string> dump;
+  double eps = 1e-5;
+  double scale = 1.0;
+  double softcap = 0.0;
+  int rank = 2;
+  std::string cpu;
+};
+
+DType parse_dtype(const std::string& name) {
+  const std::optional<DType> dtype = dtype_from_name(name);
+  if (!dtype) user_error("unknown dtype '{}'", name);
+  return *dtype;
+}
+
+// Every operator `kiln compile` knows, with the flags each one reads.
+const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>>& operators() {
+  using U = ops::Unary;
+  using B = ops::Binary;
+  static const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>> table = {
+      {"matmul", [](const CompileFlags& f) { return ops::matmul(parse_dtype(f.dtype)); }},
+      {"embedding", [](const CompileFlags& f) { return ops::embedding(parse_dtype(f.dtype)); }},
+      {"rms_norm", [](const CompileFlags& f) { return ops::rms_norm(f.eps); }},
+      {"layer_norm", [](const CompileFlags& f) { return ops::layer_norm(f.eps); }},
+      {"softmax", [](const CompileFlags& f) { return ops::softmax(f.scale, false); }},
+      {"attention", [](const CompileFlags& f) { return ops::attention(f.scale, f.softcap, true, 0, parse_dtype(f.dtype)); }},
+      {"rope", [](const CompileFlags&) { return ops::rope(ops::RopeMode::Normal, 64, 10000.0, 1.0, false); }},
+      {"rope_neox", [](const CompileFlags&) { return ops::rope(ops::RopeMode::Neox, 64, 10000.0, 1.0, false); }},
+      {"add", [](const CompileFlags& f) { return ops::binary(B::Add, f.rank); }},
+      {"mul", [](const CompileFlags& f) { return ops::binary(B::Mul, f.rank); }},
+      {"sub", [](const CompileFlags& f) { return ops::binary(B::Sub, f.rank); }},
+      {"div", [](const CompileFlags& f) { return ops::binary(B::Div, f.rank); }},
+      {"silu", [](const CompileFlags& f) { return ops::unary(U::Silu, f.rank); }},
+      {"gelu", [](const CompileFlags& f) { return ops::unary(U::Gelu, f.rank); }},
+      {"gelu_tanh", [](const CompileFlags& f) { return ops::unary(U::GeluTanh, f.rank); }},
+      {"exp", [](const CompileFlags& f) { return ops::unary(U::Exp, f.rank); }},
+      {"tanh", [](const CompileFlags& f) { return ops::unary(U::Tanh, f.rank); }},
+      {"neg", [](const CompileFlags& f) { return ops::unary(U::Neg, f.rank); }},
+      {"rsqrt", [](const CompileFlags& f) { return ops::unary(U::Rsqrt, f.rank); }},
+      {"scale", [](const CompileFlags& f) { return ops::unary(U::Scale, f.rank, f.scale); }},
+      {"softcap", [](const CompileFlags& f) { return ops::unary(U::Softcap, f.rank, f.softcap > 0 ? f.softcap : 30.0); }},
+      {"cast", [](const CompileFlags& f) { return ops::convert(DType::f32, parse_dtype(f.dtype == "f32" ? "f16" : f.dtype), f.rank); }},
+      {"sum", [](const CompileFlags&) { return ops::reduce(kernel::ReduceKind::Sum); }},
+      {"max", [](const CompileFlags&) { return ops::reduce(kernel::ReduceKind::Max); }},
+      {"mean", [](const CompileFlags&) { return ops::reduce(kernel::ReduceKind::Sum, true); }},
+      {"argmax", [](const CompileFlags&) { return ops::argmax(); }},
+      {"permute", [](const CompileFlags&) { return ops::permute({1, 0}); }},
+      {"slice", [](const CompileFlags& f) { return ops::slice(f.rank, f.rank - 1); }},
+      {"concat", [](const CompileFlags& f) { return ops::concat(f.rank, f.rank - 1); }},
+      {"reshape", [](const CompileFlags&) { return ops::reshape(2, 1); }},
+      {"kv_write", [](const CompileFlags& f) { return ops::kv_write(parse_dtype(f.dtype)); }},
+  };
+  return table;
+}
+
+std::string operator_list() {
+  std::string names;
+  for (const auto& [name, make] : operators()) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
+void run_compile(const CompileFlags& flags) {
+  auto it = operators().find(flags.op);
+  if (it == operators().end()) user_error("unknown operator '{}'; known: {}", flags.op, operator_list());
+  compiler::CompileOptions options;
+  options.target = compiler::target_from_name(flags.target);
+  std::vector<std::string> stages = flags.dump.empty() ? std::vector<std::string>{"loops"} : flags.dump;
+  for (const std::string& stage : stages) {
+    const auto& known = compiler::dump_stage_names();
+    if (std::find(known.begin(), known.end(), stage) == known.end()) {
+      user_error("unknown --dump stage '{}'; stages: {}", stage, fmt::join(known, ", "));
+    }
+    const bool cpu_only = stage == "llvm" || stage == "asm";
+    if (cpu_only && options.target != compiler::Target::Cpu) user_error("--dump {} needs --target cpu", stage);
+    if (stage == "opencl" && options.target != compiler::Target::OpenCL) user_error("--dump opencl needs --target opencl");
+    options.dump.insert(stage);
+  }
+  options.cpu = flags.cpu;
+  options.compile = false;  // the dumps are the product; nothing is run
+  options.on_dump = [](const std::string& stage, const std::string& kernel, const std::string& text) {
+    fmt::print("// ---- {} of {} ----\n{}{}", stage, kernel, text, text.empty() || text.back() == '\n' ? "" : "\n");
+  };
+  compiler::compile(it->second(flags), options);
+}
+
+}  // namespace
+
+void add_compile_command(CLI::App& app) {
+  auto flags = std::make_shared<CompileFlags>();
+  CLI::App* command = app.add_subcommand(
+      "compile", "Compile one operator for a target and print the stages of the compiler");
+  command->add_option("op", flags->op, "Operator: " + operator_list())->required();
+  command->add_option("--target", flags->target, "cpu or opencl")->capture_default_str();
+  command->add_option("--dtype", flags->dtype,
+                      "Weight dtype for matmul/embedding (f32, f16, bf16, q4_0, q4_1, q8_0, q4_K, q5_K, q6_K), "
+                      "KV dtype for attention/kv_write, result dtype for cast")
+      ->capture_default_str();
+  command->add_option("--dump", flags->dump,
+                      "Stages to print, comma-separated: compute, schedule, loops, llvm, asm (cpu), opencl (opencl); "
+                      "default loops")
+      ->delimiter(',');
+  command->add_option("--eps", flags->eps, "Epsilon of rms_norm and layer_norm")->capture_default_str();
+  command->add_option("--scale", flags->scale, "Scale of scale, softmax and attention")->capture_default_str();
+  command->add_option("--softcap", flags->softcap, "Logit softcap of attention (0: none), cap of softcap")
+      ->capture_default_str();
+  command->add_option("--cpu", flags->cpu,
+                      "CPU to generate the llvm/asm dumps for, e.g. znver5 (AVX-512) or skylake; default: this host");
+  command->add_option("--rank", flags->rank, "Rank of element-wise operators")->capture_default_str();
+  command->callback([flags] { run_compile(*flags); });
+}
+
+}  // namespace kiln::cli
