@@ -61,7 +61,7 @@ const DTypeInfo& dtype_info(DType dtype) {
   for (const DTypeInfo& info : kDTypes) {
     if (info.dtype == dtype) return info;
   }
-  KILN_CHECK(false, "dtype id {} is not in the dtype table", static_cast<uint32_t>(dtype));
+  KILN_UNREACHABLE("dtype id {} is not in the dtype table", static_cast<uint32_t>(dtype));
 }
 
 std::optional<DType> dtype_from_id(uint32_t ggml_type_id) {

@@ -40,3 +40,7 @@ template <typename... Args>
                                     ::fmt::format(__VA_ARGS__));                     \
     }                                                                                \
   } while (0)
+
+// Marks a point kiln's own logic never reaches; says why if it does.
+#define KILN_UNREACHABLE(...) \
+  ::kiln::internal_error_at(__FILE__, __LINE__, std::string("unreachable: ") + ::fmt::format(__VA_ARGS__))

@@ -127,7 +127,7 @@ class Parser {
       case ValueType::string: return {read_string("string value")};
       case ValueType::array: return {read_array(depth + 1)};
     }
-    KILN_CHECK(false, "value type {} not handled", static_cast<uint32_t>(type));
+    KILN_UNREACHABLE("value type {} not handled", static_cast<uint32_t>(type));
   }
 
   Array read_array(int depth) {

@@ -36,7 +36,7 @@ ValueId GraphBuilder::add_leaf(Value value) {
     case ValueKind::Input: graph_.inputs.push_back(id); break;
     case ValueKind::Weight: graph_.weights.push_back(id); break;
     case ValueKind::Constant: graph_.constants.push_back(id); break;
-    case ValueKind::NodeOutput: KILN_CHECK(false, "add_leaf of a node output");
+    case ValueKind::NodeOutput: KILN_UNREACHABLE("add_leaf of a node output");
   }
   return id;
 }

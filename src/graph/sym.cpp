@@ -172,7 +172,7 @@ std::string atom_string(const SymNode& n) {
       return "min(" + n.operands[0].to_string() + ", " + n.operands[1].to_string() + ")";
     case SymKind::Max:
       return "max(" + n.operands[0].to_string() + ", " + n.operands[1].to_string() + ")";
-    default: KILN_CHECK(false, "not an atom: kind {}", static_cast<int>(n.kind));
+    default: KILN_UNREACHABLE("not an atom: kind {}", static_cast<int>(n.kind));
   }
 }
 
@@ -250,7 +250,7 @@ int64_t evaluate_in(const SymExpr& e, const std::map<std::string, int64_t>& bind
       return std::max(evaluate_in(n.operands[0], bindings, whole),
                       evaluate_in(n.operands[1], bindings, whole));
   }
-  KILN_CHECK(false, "unknown SymKind {}", static_cast<int>(n.kind));
+  KILN_UNREACHABLE("unknown SymKind {}", static_cast<int>(n.kind));
 }
 
 bool is_identifier(const std::string& name) {

@@ -10,6 +10,9 @@
 #include "base/error.h"
 #include "commands.h"
 #include "compiler/pipeline.h"
+#include "graph/builder.h"
+#include "graph/printer.h"
+#include "kernel/ir/printer.h"
 #include "kernel/compute/ops.h"
 
 namespace kiln::cli {
@@ -76,6 +79,64 @@ const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>>& ope
   return table;
 }
 
+// A symbolic size of the loop IR as a graph shape expression.
+// `blocked` symbols hold whole blocks of a quantized format: n becomes block * n_blocks, so the
+// graph can prove the rows divisible.
+graph::SymExpr to_sym(const ir::Expr& e, const std::map<std::string, int64_t>& blocked) {
+  if (const int64_t* c = ir::as_const_int(e)) return graph::SymExpr(*c);
+  if (const auto* v = e.as<ir::Var>()) {
+    auto it = blocked.find(v->name);
+    return it == blocked.end() ? graph::sym(v->name) : it->second * graph::sym(v->name + "_blocks");
+  }
+  if (const auto* b = e.as<ir::Binary>()) {
+    switch (b->op) {
+      case ir::BinaryOp::Add: return to_sym(b->a, blocked) + to_sym(b->b, blocked);
+      case ir::BinaryOp::Sub: return to_sym(b->a, blocked) - to_sym(b->b, blocked);
+      case ir::BinaryOp::Mul: return to_sym(b->a, blocked) * to_sym(b->b, blocked);
+      case ir::BinaryOp::Div: return to_sym(b->a, blocked) / to_sym(b->b, blocked);
+      default: break;
+    }
+  }
+  user_error("cannot show the size '{}' in a graph", ir::to_string(e));
+}
+
+// The operator as a one-node graph: its inputs (as the compute definition names them) and the
+// graph op with the flags' attributes; printed by --dump graph.
+std::string op_graph(const std::string& op, const ComputeDef& def, const CompileFlags& f) {
+  graph::GraphBuilder b;
+  std::map<std::string, int64_t> blocked;
+  for (const kernel::TensorDecl& t : def.inputs) {
+    const auto* row = t.shape.empty() ? nullptr : t.shape.back().as<ir::Var>();
+    if (row && is_quantized(t.dtype)) blocked[row->name] = dtype_info(t.dtype).block_size;
+  }
+  std::vector<graph::ValueId> in;
+  for (const kernel::TensorDecl& t : def.inputs) {
+    graph::Shape shape;
+    for (const ir::Expr& d : t.shape) shape.push_back(to_sym(d, blocked));
+    in.push_back(b.input(t.name, t.dtype, shape));
+  }
+  graph::ValueId out;
+  if (op == "rms_norm") out = b.rms_norm(in[0], f.eps);
+  else if (op == "layer_norm") out = b.layer_norm(in[0], f.eps);
+  else if (op == "softmax") out = b.softmax(in[0], f.scale);
+  else if (op == "attention") out = b.attention(in[0], in[1], in[2], f.scale, {.softcap = f.softcap});
+  else if (op == "rope" || op == "rope_neox") {
+    out = b.rope(in[0], in[1], {.mode = op == "rope" ? graph::RopeMode::normal : graph::RopeMode::neox, .n_dims = 64});
+  } else if (op == "scale") out = b.scale(in[0], f.scale);
+  else if (op == "softcap") out = b.softcap(in[0], f.softcap > 0 ? f.softcap : 30.0);
+  else if (op == "cast") out = b.cast(in[0], def.outputs[0].dtype);
+  else if (op == "permute") out = b.permute(in[0], {1, 0});
+  else if (op == "mean" || op == "sum" || op == "max" || op == "argmax" || op == "matmul" || op == "embedding" ||
+           op == "add" || op == "mul" || op == "sub" || op == "div" || op == "silu" || op == "gelu" ||
+           op == "gelu_tanh" || op == "exp" || op == "tanh" || op == "neg" || op == "rsqrt") {
+    out = b.op(op, op == "embedding" ? std::vector<graph::ValueId>{in[0], in[1]} : in);
+  } else {
+    user_error("--dump graph does not show '{}' yet; its other stages can be dumped", op);
+  }
+  b.output(out);
+  return graph::print_graph(b.finish());
+}
+
 std::string operator_list() {
   std::string names;
   for (const auto& [name, make] : operators()) names += (names.empty() ? "" : ", ") + name;
@@ -89,6 +150,7 @@ void run_compile(const CompileFlags& flags) {
   options.target = compiler::target_from_name(flags.target);
   std::vector<std::string> stages = flags.dump.empty() ? std::vector<std::string>{"loops"} : flags.dump;
   for (const std::string& stage : stages) {
+    if (stage == "graph") continue;  // printed here, before the compiler runs
     const auto& known = compiler::dump_stage_names();
     if (std::find(known.begin(), known.end(), stage) == known.end()) {
       user_error("unknown --dump stage '{}'; stages: {}", stage, fmt::join(known, ", "));
@@ -103,7 +165,11 @@ void run_compile(const CompileFlags& flags) {
   options.on_dump = [](const std::string& stage, const std::string& kernel, const std::string& text) {
     fmt::print("// ---- {} of {} ----\n{}{}", stage, kernel, text, text.empty() || text.back() == '\n' ? "" : "\n");
   };
-  compiler::compile(it->second(flags), options);
+  const ComputeDef def = it->second(flags);
+  if (std::find(stages.begin(), stages.end(), "graph") != stages.end()) {
+    fmt::print("// ---- graph of {} ----\n{}", def.name, op_graph(flags.op, def, flags));
+  }
+  compiler::compile(def, options);
 }
 
 }  // namespace
@@ -119,7 +185,7 @@ void add_compile_command(CLI::App& app) {
                       "KV dtype for attention/kv_write, result dtype for cast")
       ->capture_default_str();
   command->add_option("--dump", flags->dump,
-                      "Stages to print, comma-separated: compute, schedule, loops, llvm, asm (cpu), opencl (opencl); "
+                      "Stages to print, comma-separated: graph, compute, schedule, loops, llvm, asm (cpu), opencl (opencl); "
                       "default loops")
       ->delimiter(',');
   command->add_option("--eps", flags->eps, "Epsilon of rms_norm and layer_norm")->capture_default_str();

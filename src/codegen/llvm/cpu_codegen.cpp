@@ -86,6 +86,11 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target& target, i
   std::string error;
   const llvm::Target* llvm_target = llvm::TargetRegistry::lookupTarget(triple, error);
   if (!llvm_target) internal_error_at(__FILE__, __LINE__, "no LLVM target for " + target.triple + ": " + error);
+  // An unknown CPU name would make LLVM abort the process later; refuse it here.
+  const std::unique_ptr<llvm::MCSubtargetInfo> subtarget(llvm_target->createMCSubtargetInfo(triple, "", ""));
+  if (subtarget && !subtarget->isCPUStringValid(target.cpu)) {
+    user_error("LLVM does not know the CPU '{}' (examples: znver5, znver4, skylake-avx512, x86-64-v3)", target.cpu);
+  }
   // Position-independent, small code model: what the JIT linker relocates.
   std::unique_ptr<llvm::TargetMachine> machine(llvm_target->createTargetMachine(
       triple, target.cpu, target.features, llvm::TargetOptions(), llvm::Reloc::PIC_, llvm::CodeModel::Small,

@@ -71,7 +71,7 @@ std::string element_name(Type t) {
       break;
     case TypeKind::Bool: return "bool";
   }
-  KILN_CHECK(false, "the OpenCL back end has no type for {}", to_string(t));
+  KILN_UNREACHABLE("the OpenCL back end has no type for {}", to_string(t));
   return "";
 }
 
@@ -420,10 +420,10 @@ class OpenCLEmitter {
       }
       case ExprKind::Call: return emit_call(e.as<Call>());
       case ExprKind::Access:
-        KILN_CHECK(false, "kernel {} still reads tensor {} by Access; lower it to Loads first",
+        KILN_UNREACHABLE("kernel {} still reads tensor {} by Access; lower it to Loads first",
                    kernel_.name, e.as<Access>()->tensor);
     }
-    KILN_CHECK(false, "unknown expression kind");
+    KILN_UNREACHABLE("unknown expression kind");
     return {};
   }
 
@@ -484,7 +484,7 @@ class OpenCLEmitter {
         case BinaryOp::BitXor: case BinaryOp::NE: return infix("^", kBitXor, bits);
         case BinaryOp::EQ: return infix("==", kEquality, bits);
         default:
-          KILN_CHECK(false, "operator {} on bool vectors", binary_op_name(op->op));
+          KILN_UNREACHABLE("operator {} on bool vectors", binary_op_name(op->op));
       }
     }
 
@@ -525,7 +525,7 @@ class OpenCLEmitter {
       case BinaryOp::BitOr: prec = kBitOr; min_left = min_right = kMultiplicative + 1; break;
       case BinaryOp::And: prec = kLogAnd; min_left = kBitOr; min_right = kBitOr; break;
       case BinaryOp::Or: prec = kLogOr; min_left = kBitOr; min_right = kBitOr; break;
-      default: KILN_CHECK(false, "unhandled binary operator {}", binary_op_name(op->op));
+      default: KILN_UNREACHABLE("unhandled binary operator {}", binary_op_name(op->op));
     }
     const bool bitwise = op->op == BinaryOp::BitAnd || op->op == BinaryOp::BitOr || op->op == BinaryOp::BitXor;
     Code a = binary_operand(op->a, op->b, literal_int_left, bitwise);
@@ -681,7 +681,7 @@ class OpenCLEmitter {
         return {fmt::format("{}({})", reduce_helper(op->op, v), text(x)), kAtom};
       }
     }
-    KILN_CHECK(false, "unknown intrinsic");
+    KILN_UNREACHABLE("unknown intrinsic");
     return {};
   }
 

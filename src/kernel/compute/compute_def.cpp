@@ -37,7 +37,7 @@ Expr reduce_identity(ReduceKind kind, Type type) {
       return is_float ? ir::FloatImm::make(type, inf) : ir::IntImm::make(type, int_highest(type));
     case ReduceKind::None: break;
   }
-  KILN_CHECK(false, "reduce_identity of a stage that is not a reduction");
+  KILN_UNREACHABLE("reduce_identity of a stage that is not a reduction");
   return Expr();
 }
 
@@ -48,7 +48,7 @@ Expr reduce_combine(ReduceKind kind, Expr a, Expr b) {
     case ReduceKind::Min: return ir::min(std::move(a), std::move(b));
     case ReduceKind::None: break;
   }
-  KILN_CHECK(false, "reduce_combine of a stage that is not a reduction");
+  KILN_UNREACHABLE("reduce_combine of a stage that is not a reduction");
   return Expr();
 }
 
@@ -75,7 +75,7 @@ Type storage_type(DType dtype) {
     case DType::i64: return Type::i64();
     default: break;
   }
-  KILN_CHECK(false, "no storage type for dtype {}", dtype_name(dtype));
+  KILN_UNREACHABLE("no storage type for dtype {}", dtype_name(dtype));
   return Type();
 }
 

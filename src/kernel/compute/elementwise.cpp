@@ -45,7 +45,7 @@ Expr unary_expr(Unary op, Expr x, double attr) {
     case Unary::Scale: return x * attr;
     case Unary::Softcap: return attr * ir::call(Intrinsic::Tanh, {x / attr});
   }
-  KILN_CHECK(false, "unknown unary op {}", static_cast<int>(op));
+  KILN_UNREACHABLE("unknown unary op {}", static_cast<int>(op));
   return Expr();
 }
 
@@ -79,7 +79,7 @@ Expr binary_expr(Binary op, Expr a, Expr b) {
     case Binary::Mul: return a * b;
     case Binary::Div: return a / b;
   }
-  KILN_CHECK(false, "unknown binary op {}", static_cast<int>(op));
+  KILN_UNREACHABLE("unknown binary op {}", static_cast<int>(op));
   return Expr();
 }
 

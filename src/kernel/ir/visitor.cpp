@@ -95,7 +95,7 @@ Expr IRMutator::mutate(const Expr& e) {
     case ExprKind::Call: return visit(e.as<Call>(), e);
     case ExprKind::Access: return visit(e.as<Access>(), e);
   }
-  KILN_CHECK(false, "unknown expression kind {}", static_cast<int>(e.kind()));
+  KILN_UNREACHABLE("unknown expression kind {}", static_cast<int>(e.kind()));
 }
 
 Stmt IRMutator::mutate(const Stmt& s) {
@@ -109,7 +109,7 @@ Stmt IRMutator::mutate(const Stmt& s) {
     case StmtKind::Barrier: return visit(s.as<Barrier>(), s);
     case StmtKind::Block: return visit(s.as<Block>(), s);
   }
-  KILN_CHECK(false, "unknown statement kind {}", static_cast<int>(s.kind()));
+  KILN_UNREACHABLE("unknown statement kind {}", static_cast<int>(s.kind()));
 }
 
 Expr IRMutator::visit(const Cast* op, const Expr& e) {

@@ -138,7 +138,7 @@ class KernelLowering {
         buffers_read.insert(stage->name);
         return ir::Load::make(stage->type, stage->name, flat_index(indices, stage->extents));
     }
-    KILN_CHECK(false, "unknown placement");
+    KILN_UNREACHABLE("unknown placement");
   }
 
  private:

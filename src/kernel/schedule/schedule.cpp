@@ -25,14 +25,14 @@ StageRef Schedule::stage(const std::string& name) {
   for (size_t i = 0; i < stages_.size(); ++i) {
     if (stages_[i].stage == name) return StageRef(*this, i);
   }
-  KILN_CHECK(false, "schedule of '{}' has no stage '{}'", def_.name, name);
+  KILN_UNREACHABLE("schedule of '{}' has no stage '{}'", def_.name, name);
 }
 
 const StageSchedule& Schedule::of(const std::string& name) const {
   for (const StageSchedule& s : stages_) {
     if (s.stage == name) return s;
   }
-  KILN_CHECK(false, "schedule of '{}' has no stage '{}'", def_.name, name);
+  KILN_UNREACHABLE("schedule of '{}' has no stage '{}'", def_.name, name);
 }
 
 StageSchedule& StageRef::self() { return schedule_.stages_[index_]; }
@@ -42,7 +42,7 @@ LoopDim& StageRef::loop(const std::string& var) {
   for (LoopDim& l : self().loops) {
     if (l.var == var) return l;
   }
-  KILN_CHECK(false, "stage '{}' has no loop '{}'", self().stage, var);
+  KILN_UNREACHABLE("stage '{}' has no loop '{}'", self().stage, var);
 }
 
 StageRef& StageRef::split(const std::string& var, const std::string& outer, const std::string& inner,
