@@ -44,8 +44,13 @@ Buffer CpuDevice::allocate(size_t bytes) {
 }
 
 void CpuDevice::release(Buffer& buffer) {
-  std::free(buffer.handle);
+  if (!buffer.is_view) std::free(buffer.handle);
   buffer = Buffer{};
+}
+
+Buffer CpuDevice::view(const Buffer& buffer, size_t offset, size_t bytes) {
+  check_range("a view", buffer.bytes, bytes, offset);
+  return Buffer{static_cast<uint8_t*>(buffer.handle) + offset, bytes, true};
 }
 
 void CpuDevice::write(Buffer& dst, const void* src, size_t bytes, size_t offset) {

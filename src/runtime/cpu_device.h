@@ -19,6 +19,7 @@ class CpuDevice : public Device {
   // 64-byte aligned (a cache line, an AVX-512 vector), never null, even for 0 bytes.
   Buffer allocate(size_t bytes) override;
   void release(Buffer& buffer) override;
+  Buffer view(const Buffer& buffer, size_t offset, size_t bytes) override;
   void write(Buffer& dst, const void* src, size_t bytes, size_t offset = 0) override;
   void read(void* dst, const Buffer& src, size_t bytes, size_t offset = 0) override;
 

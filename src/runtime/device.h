@@ -17,6 +17,7 @@ namespace kiln::runtime {
 struct Buffer {
   void* handle = nullptr;  // host pointer on the CPU, cl_mem on OpenCL
   size_t bytes = 0;
+  bool is_view = false;    // a window on another buffer (Device::view); release frees no memory
 };
 
 // A kernel loaded onto a device, ready to launch.
@@ -35,6 +36,9 @@ class Device {
   virtual void release(Buffer& buffer) = 0;
   virtual void write(Buffer& dst, const void* src, size_t bytes, size_t offset = 0) = 0;
   virtual void read(void* dst, const Buffer& src, size_t bytes, size_t offset = 0) = 0;
+  // `bytes` of `buffer` from `offset` as a buffer of its own (rows of a KV cache), released with
+  // release() before `buffer` is. On OpenCL the offset must meet the device's base alignment.
+  virtual Buffer view(const Buffer& buffer, size_t offset, size_t bytes) = 0;
 
   // Throws UserError if the kernel's code is not for this device or fails to build.
   virtual std::unique_ptr<LoadedKernel> load(const codegen::CompiledKernel& kernel) = 0;

@@ -178,6 +178,20 @@ class OpenCLDevice final : public Device {
     buffer = {};
   }
 
+  Buffer view(const Buffer& buffer, size_t offset, size_t bytes) override {
+    KILN_CHECK(buffer.handle && offset + bytes <= buffer.bytes, "view of {} bytes at {} of a buffer of {}", bytes,
+               offset, buffer.bytes);
+    const cl_buffer_region region{offset, std::max<size_t>(bytes, 1)};
+    cl_int err = CL_SUCCESS;
+    cl_mem sub = clCreateSubBuffer(static_cast<cl_mem>(buffer.handle), CL_MEM_READ_WRITE,
+                                   CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
+    if (err != CL_SUCCESS) {
+      user_error("OpenCL call clCreateSubBuffer failed for {} bytes at offset {} on {}: {} ({})", bytes, offset,
+                 name(), cl_error_name(err), err);
+    }
+    return {sub, bytes, true};
+  }
+
   void write(Buffer& dst, const void* src, size_t bytes, size_t offset) override {
     KILN_CHECK(dst.handle && offset + bytes <= dst.bytes, "write of {} bytes at {} into a buffer of {}",
                bytes, offset, dst.bytes);

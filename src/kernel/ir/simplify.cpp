@@ -1,5 +1,7 @@
 #include "kernel/ir/simplify.h"
 
+#include <numeric>
+
 #include <array>
 #include <cmath>
 #include <functional>
@@ -317,6 +319,44 @@ std::optional<Type> operand_type(const Expr& e) {
   return std::nullopt;
 }
 
+// The largest n known to divide every value of `e` (0: e is 0).
+int64_t known_multiple(const Expr& e) {
+  if (const IntImm* i = e.as<IntImm>()) return i->value < 0 ? -i->value : i->value;
+  if (const Binary* b = e.as<Binary>()) {
+    const int64_t ma = known_multiple(b->a), mb = known_multiple(b->b);
+    switch (b->op) {
+      case BinaryOp::Mul: {
+        int64_t product = 0;
+        return __builtin_mul_overflow(ma, mb, &product) ? 1 : product;
+      }
+      case BinaryOp::Add: case BinaryOp::Sub: return std::gcd(ma, mb);
+      case BinaryOp::Mod: return as_const_int(b->b) ? std::gcd(ma, mb) : 1;
+      default: return 1;
+    }
+  }
+  return 1;
+}
+
+// ramp(b, 1, L) / c and % c, where b >= 0 is a multiple of L and L divides c: all L lanes lie
+// in one c-sized block, so the quotient is one scalar and the remainder a ramp. This is what
+// makes a vectorized read of a block-quantized row contiguous.
+std::optional<Expr> split_ramp_by_block(const Expr& e, const rewrite::BoundsOf& bounds_of) {
+  const Binary* op = e.as<Binary>();
+  if (op == nullptr || (op->op != BinaryOp::Div && op->op != BinaryOp::Mod) || !e.type().is_int()) return std::nullopt;
+  const Ramp* ramp = op->a.as<Ramp>();
+  const Broadcast* divisor = op->b.as<Broadcast>();
+  if (ramp == nullptr || divisor == nullptr) return std::nullopt;
+  const int64_t* stride = as_const_int(ramp->stride);
+  const int64_t* c = as_const_int(divisor->value);
+  const int64_t lanes = ramp->lanes;
+  if (!stride || *stride != 1 || !c || *c <= 0 || *c % lanes != 0) return std::nullopt;
+  const int64_t multiple = known_multiple(ramp->base);
+  const std::optional<int64_t> lowest = bounds_of(ramp->base).min;
+  if ((multiple != 0 && multiple % lanes != 0) || !lowest || *lowest < 0) return std::nullopt;
+  if (op->op == BinaryOp::Div) return Broadcast::make(Binary::make(BinaryOp::Div, ramp->base, divisor->value), ramp->lanes);
+  return Ramp::make(Binary::make(BinaryOp::Mod, ramp->base, divisor->value), ramp->stride, ramp->lanes);
+}
+
 class Simplifier : public IRMutator {
  public:
   explicit Simplifier(VarBounds known) : bounds_(std::move(known)) {}
@@ -334,6 +374,7 @@ class Simplifier : public IRMutator {
         return mutate(*rewritten);
       }
     }
+    if (std::optional<Expr> split = split_ramp_by_block(rebuilt, bounds_of_)) return mutate(*split);
     return rebuilt;
   }
 
@@ -365,8 +406,10 @@ class Simplifier : public IRMutator {
 
   Stmt visit(const LetStmt* op, const Stmt& s) override {
     Expr value = mutate(op->value);
-    // A constant is substituted into the body (it cannot be captured by an inner binding).
-    if (value.as<IntImm>() || value.as<FloatImm>()) {
+    // A constant is substituted into the body (it cannot be captured by an inner binding); so
+    // is a ramp or broadcast, so that the index arithmetic on its lanes can simplify (a block
+    // index `ramp / 32` becomes one scalar) and loads through it become contiguous.
+    if (value.as<IntImm>() || value.as<FloatImm>() || value.as<Ramp>() || value.as<Broadcast>()) {
       return mutate(substitute(op->body, {{op->name, value}}));
     }
     Stmt body = mutate_in_scope(op->name, constant_bounds(value, bounds_), op->body);

@@ -1,0 +1,289 @@
+#include "compiler/graph_program.h"
+
+#include "base/error.h"
+#include "compiler/op_runner.h"
+#include "graph/ops.h"
+#include "kernel/compute/ops.h"
+
+namespace kiln::compiler {
+
+using graph::Graph;
+using graph::Node;
+using graph::OpKind;
+using graph::Shape;
+using graph::SymExpr;
+using graph::ValueId;
+namespace ops = kernel::ops;
+
+// What one node becomes.
+struct GraphProgram::Step {
+  enum class Kind { Compute, Alias, RowsOf, RowsView } kind = Kind::Compute;
+  const CompiledOp* op = nullptr;
+  std::unique_ptr<OpRunner> runner;
+  std::map<std::string, ValueId> tensors;  // definition tensor name -> graph value
+  std::map<std::string, SymExpr> sizes;    // definition size parameter -> graph expression
+  ValueId output;
+  ValueId source;           // Alias / RowsOf: the value whose buffer this one shares
+  SymExpr first_row = 0;    // RowsOf, RowsView: the rows [first_row, ...) of source
+  SymExpr row_bytes = 0;
+  SymExpr rows = 0;         // RowsView: how many
+};
+
+namespace {
+
+SymExpr leading_product(const Shape& shape) {
+  SymExpr p = 1;
+  for (size_t i = 0; i + 1 < shape.size(); ++i) p = p * shape[i];
+  return p;
+}
+
+std::map<std::string, SymExpr> dims(const Shape& shape) {
+  std::map<std::string, SymExpr> out;
+  for (size_t i = 0; i < shape.size(); ++i) out["d" + std::to_string(i)] = shape[i];
+  return out;
+}
+
+ops::Unary unary_of(OpKind op) {
+  switch (op) {
+    case OpKind::silu: return ops::Unary::Silu;
+    case OpKind::gelu: return ops::Unary::Gelu;
+    case OpKind::gelu_tanh: return ops::Unary::GeluTanh;
+    case OpKind::exp: return ops::Unary::Exp;
+    case OpKind::tanh: return ops::Unary::Tanh;
+    case OpKind::neg: return ops::Unary::Neg;
+    case OpKind::rsqrt: return ops::Unary::Rsqrt;
+    case OpKind::scale: return ops::Unary::Scale;
+    case OpKind::softcap: return ops::Unary::Softcap;
+    default: KILN_UNREACHABLE("{} is not unary", graph::op_name(op));
+  }
+}
+
+// The compute definition of a node and how its tensors and sizes bind to the graph.
+struct NodePlan {
+  kernel::ComputeDef def;
+  std::map<std::string, ValueId> tensors;
+  std::map<std::string, SymExpr> sizes;
+};
+
+NodePlan plan_node(const Graph& g, const Node& n, const std::string& where) {
+  const auto type = [&](size_t i) -> const graph::TensorType& { return g.type(n.inputs[i]); };
+  NodePlan p;
+  switch (n.op) {
+    case OpKind::embedding:
+      p.def = ops::embedding(type(0).dtype);
+      p.tensors = {{"w", n.inputs[0]}, {"ids", n.inputs[1]}};
+      p.sizes = {{"n", type(1).shape[0]}, {"vocab", type(0).shape[0]}, {"dim", type(0).shape[1]}};
+      break;
+    case OpKind::matmul:
+      p.def = ops::matmul(type(1).dtype);
+      p.tensors = {{"x", n.inputs[0]}, {"w", n.inputs[1]}};
+      p.sizes = {{"m", leading_product(type(0).shape)}, {"n", type(1).shape[0]}, {"k", type(0).shape.back()}};
+      break;
+    case OpKind::add: case OpKind::mul: case OpKind::sub: case OpKind::div: {
+      const Shape& a = type(0).shape;
+      const Shape& b = type(1).shape;
+      std::vector<bool> broadcast(a.size(), false);
+      for (size_t i = 0; i < a.size(); ++i) {
+        const size_t from_end = a.size() - i;
+        const bool b_has = from_end <= b.size();
+        const SymExpr bd = b_has ? b[b.size() - from_end] : SymExpr(1);
+        broadcast[i] = !bd.same_as(a[i]) && bd.is_constant() && bd.as_constant() == 1;
+      }
+      const ops::Binary op = n.op == OpKind::add ? ops::Binary::Add
+                             : n.op == OpKind::mul ? ops::Binary::Mul
+                             : n.op == OpKind::sub ? ops::Binary::Sub : ops::Binary::Div;
+      p.def = ops::binary(op, static_cast<int>(a.size()), broadcast);
+      p.tensors = {{"a", n.inputs[0]}, {"b", n.inputs[1]}};
+      p.sizes = dims(a);
+      break;
+    }
+    case OpKind::silu: case OpKind::gelu: case OpKind::gelu_tanh: case OpKind::exp: case OpKind::tanh:
+    case OpKind::neg: case OpKind::rsqrt: case OpKind::scale: case OpKind::softcap: {
+      double attr = 0;
+      if (n.op == OpKind::scale) attr = n.attrs.get_double("scale", where);
+      if (n.op == OpKind::softcap) attr = n.attrs.get_double("cap", where);
+      p.def = ops::unary(unary_of(n.op), static_cast<int>(type(0).rank()), attr);
+      p.tensors = {{"x", n.inputs[0]}};
+      p.sizes = dims(type(0).shape);
+      break;
+    }
+    case OpKind::rms_norm: case OpKind::layer_norm: case OpKind::softmax: {
+      const Shape& x = type(0).shape;
+      if (n.op == OpKind::rms_norm) p.def = ops::rms_norm(n.attrs.get_double("eps", where));
+      if (n.op == OpKind::layer_norm) p.def = ops::layer_norm(n.attrs.get_double("eps", where));
+      if (n.op == OpKind::softmax) {
+        if (n.inputs.size() > 1) user_error("{}: softmax with a mask is not supported by the executor yet", where);
+        p.def = ops::softmax(n.attrs.get_double("scale", where), false);
+      }
+      p.tensors = {{"x", n.inputs[0]}};
+      p.sizes = {{"rows", leading_product(x)}, {"cols", x.back()}};
+      break;
+    }
+    case OpKind::rope: {
+      const std::string& mode = n.attrs.get_string("mode", where);
+      const bool ff = n.inputs.size() > 2;
+      p.def = ops::rope(mode == "neox" ? ops::RopeMode::Neox : ops::RopeMode::Normal,
+                        static_cast<int>(n.attrs.get_int("n_dims", where)), n.attrs.get_double("theta", where),
+                        n.attrs.get_double("freq_scale", where), ff);
+      p.tensors = {{"x", n.inputs[0]}, {"pos", n.inputs[1]}};
+      if (ff) p.tensors["freq_factors"] = n.inputs[2];
+      p.sizes = {{"t", type(0).shape[0]}, {"h", type(0).shape[1]}, {"d", type(0).shape[2]}};
+      break;
+    }
+    case OpKind::attention:
+      p.def = ops::attention(n.attrs.get_double("scale", where), n.attrs.get_double("softcap", where),
+                             n.attrs.get_bool("causal", where), n.attrs.get_int("window", where), type(1).dtype);
+      p.tensors = {{"q", n.inputs[0]}, {"k", n.inputs[1]}, {"v", n.inputs[2]}};
+      p.sizes = {{"t", type(0).shape[0]}, {"h", type(0).shape[1]}, {"kh", type(1).shape[1]},
+                 {"d", type(0).shape[2]}, {"s", type(1).shape[0]}};
+      break;
+    case OpKind::kv_write:
+      p.def = ops::kv_write(type(0).dtype);
+      p.tensors = {{"x", n.inputs[1]}};
+      p.sizes = {{"t", type(1).shape[0]}, {"kh", type(1).shape[1]}, {"d", type(1).shape[2]}};
+      break;
+    default:
+      user_error("{}: the graph executor does not run '{}' yet", where, graph::op_name(n.op));
+  }
+  return p;
+}
+
+SymExpr row_bytes_of(const graph::TensorType& type) {
+  SymExpr row = static_cast<int64_t>(kernel::storage_type(type.dtype).bytes());
+  for (size_t i = 1; i < type.shape.size(); ++i) row = row * type.shape[i];
+  return row;
+}
+
+}  // namespace
+
+GraphProgram::GraphProgram(const Graph& graph, Target target, const std::function<void(size_t, size_t)>& on_progress)
+    : graph_(graph) {
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& n = graph_.nodes[i];
+    const std::string where = graph::node_label(graph_, i);
+    auto step = std::make_unique<Step>();
+    step->output = n.outputs.at(0);
+    if (n.op == OpKind::reshape) {
+      step->kind = Step::Kind::Alias;
+      step->source = n.inputs[0];
+    } else if (n.op == OpKind::slice && n.attrs.get_int("axis", where) == 0) {
+      // Rows of a row-major tensor are contiguous: a window on the same buffer.
+      step->kind = Step::Kind::RowsView;
+      step->source = n.inputs[0];
+      step->first_row = n.attrs.get_sym("start", where);
+      step->rows = n.attrs.get_sym("length", where);
+      step->row_bytes = row_bytes_of(graph_.type(n.inputs[0]));
+    } else {
+      NodePlan plan = plan_node(graph_, n, where);
+      if (n.op == OpKind::kv_write) {
+        // The new rows are written in place into the cache, which the node's result shares.
+        step->kind = Step::Kind::RowsOf;
+        step->source = n.inputs[0];
+        step->first_row = n.attrs.get_sym("start", where);
+        step->row_bytes = row_bytes_of(graph_.type(n.inputs[0]));
+      }
+      const std::string key = kernel::to_string(plan.def);
+      auto& compiled = compiled_[key];
+      if (!compiled) {
+        CompileOptions options;
+        options.target = target;
+        compiled = std::make_unique<CompiledOp>(compile(plan.def, options));
+      }
+      step->op = compiled.get();
+      step->tensors = std::move(plan.tensors);
+      step->sizes = std::move(plan.sizes);
+    }
+    steps_.push_back(std::move(step));
+    if (on_progress) on_progress(i + 1, graph_.nodes.size());
+  }
+}
+
+GraphProgram::~GraphProgram() = default;
+
+size_t GraphProgram::kernel_count() const {
+  size_t count = 0;
+  for (const auto& step : steps_) count += step->op ? step->op->kernels.size() : 0;
+  return count;
+}
+
+void GraphProgram::run(runtime::Device& device, const std::map<std::string, runtime::Buffer*>& leaves,
+                       const std::map<std::string, int64_t>& symbols, const std::vector<runtime::Buffer*>& outputs) {
+  if (loaded_on_ != &device) {
+    for (auto& step : steps_) {
+      if (step->op) step->runner = std::make_unique<OpRunner>(device, *step->op);
+    }
+    loaded_on_ = &device;
+  }
+  std::map<uint32_t, runtime::Buffer*> buffer_of;
+  for (ValueId id : graph_.inputs) {
+    auto it = leaves.find(graph_.value(id).name);
+    if (it == leaves.end()) user_error("graph input '{}' is not bound", graph_.value(id).name);
+    buffer_of[id.index] = it->second;
+  }
+  for (ValueId id : graph_.weights) {
+    auto it = leaves.find(graph_.value(id).name);
+    if (it == leaves.end()) user_error("weight '{}' is not bound", graph_.value(id).name);
+    buffer_of[id.index] = it->second;
+  }
+  KILN_CHECK(outputs.size() == graph_.outputs.size(), "{} output buffers for {} outputs", outputs.size(),
+             graph_.outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) buffer_of[graph_.outputs[i].index] = outputs[i];
+
+  std::vector<runtime::Buffer> owned;  // freed at the end, views first
+  owned.reserve(2 * steps_.size());
+  try {
+    for (auto& step : steps_) {
+      if (step->kind == Step::Kind::Alias) {
+        if (!buffer_of.count(step->output.index)) buffer_of[step->output.index] = buffer_of.at(step->source.index);
+        continue;
+      }
+      if (step->kind == Step::Kind::RowsView) {
+        const runtime::Buffer* source = buffer_of.at(step->source.index);
+        const int64_t row_bytes = step->row_bytes.evaluate(symbols);
+        owned.push_back(device.view(*source, static_cast<size_t>(step->first_row.evaluate(symbols) * row_bytes),
+                                    static_cast<size_t>(step->rows.evaluate(symbols) * row_bytes)));
+        buffer_of[step->output.index] = &owned.back();
+        continue;
+      }
+      const int64_t elements = graph::num_elements(graph_.type(step->output).shape).evaluate(symbols);
+      std::map<std::string, runtime::Buffer*> tensors;
+      for (const auto& [name, id] : step->tensors) tensors[name] = buffer_of.at(id.index);
+      if (step->kind == Step::Kind::RowsOf) {
+        runtime::Buffer* cache = buffer_of.at(step->source.index);
+        const int64_t row_bytes = step->row_bytes.evaluate(symbols);
+        const std::map<std::string, int64_t> sizes = [&] {
+          std::map<std::string, int64_t> s;
+          for (const auto& [name, e] : step->sizes) s[name] = e.evaluate(symbols);
+          return s;
+        }();
+        const int64_t rows = sizes.at("t");
+        const int64_t first = step->first_row.evaluate(symbols);
+        if ((first + rows) * row_bytes > static_cast<int64_t>(cache->bytes)) {
+          user_error("the KV cache holds {} positions; writing positions {}..{} runs past it (raise --ctx-size)",
+                     cache->bytes / row_bytes, first, first + rows - 1);
+        }
+        owned.push_back(device.view(*cache, static_cast<size_t>(first * row_bytes), static_cast<size_t>(rows * row_bytes)));
+        tensors["cache"] = &owned.back();
+        step->runner->run(tensors, sizes);
+        buffer_of[step->output.index] = cache;
+        continue;
+      }
+      runtime::Buffer*& out = buffer_of[step->output.index];
+      if (out == nullptr) {
+        const size_t bytes = static_cast<size_t>(elements) * kernel::storage_type(graph_.type(step->output).dtype).bytes();
+        owned.push_back(device.allocate(bytes));
+        out = &owned.back();
+      }
+      tensors[step->op->def.outputs.at(0).name] = out;
+      std::map<std::string, int64_t> sizes;
+      for (const auto& [name, e] : step->sizes) sizes[name] = e.evaluate(symbols);
+      step->runner->run(tensors, sizes);
+    }
+  } catch (...) {
+    for (auto it = owned.rbegin(); it != owned.rend(); ++it) device.release(*it);
+    throw;
+  }
+  for (auto it = owned.rbegin(); it != owned.rend(); ++it) device.release(*it);
+}
+
+}  // namespace kiln::compiler

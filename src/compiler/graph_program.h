@@ -1,0 +1,45 @@
+// A graph compiled for a target: every node becomes a compiled operator or, for views that
+// need no copy (reshape, a prefix slice, the rows kv_write fills), an alias of a buffer. One
+// program serves every binding of the graph's symbols (n_tokens, n_past, ...).
+//
+// No fusion or memory planning yet: each node's result gets its own buffer for the run.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/pipeline.h"
+#include "graph/graph.h"
+#include "runtime/device.h"
+
+namespace kiln::compiler {
+
+class GraphProgram {
+ public:
+  // Compiles every node; `on_progress(done, total)` is called as operators compile.
+  GraphProgram(const graph::Graph& graph, Target target,
+               const std::function<void(size_t, size_t)>& on_progress = {});
+  ~GraphProgram();
+
+  const graph::Graph& graph() const { return graph_; }
+  size_t kernel_count() const;
+
+  // Runs the graph. `leaves` binds every input and weight by name; `outputs` gives a buffer for
+  // each graph output, in order, large enough for its shape at these symbol values.
+  void run(runtime::Device& device, const std::map<std::string, runtime::Buffer*>& leaves,
+           const std::map<std::string, int64_t>& symbols, const std::vector<runtime::Buffer*>& outputs);
+
+  struct Step;
+
+ private:
+  graph::Graph graph_;
+  std::vector<std::unique_ptr<Step>> steps_;  // one per node
+  std::map<std::string, std::unique_ptr<CompiledOp>> compiled_;  // by printed definition
+  // Loaded kernels per device (a program may run on one device at a time).
+  runtime::Device* loaded_on_ = nullptr;
+};
+
+}  // namespace kiln::compiler
