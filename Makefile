@@ -15,8 +15,11 @@ export KILN_MODELS
 
 .PHONY: run test deps build asan-test model clean
 
+PROMPT ?= What is the capital of France? Answer in one sentence.
+
 run: deps build model
-	$(BUILD)/tools/kiln/kiln inspect $(MODEL)
+	$(BUILD)/tools/kiln/kiln run -m $(MODEL) --chat --temp 0 -n 96 -p "$(PROMPT)"
+	@echo
 
 test: deps build model
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

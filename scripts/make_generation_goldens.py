@@ -52,7 +52,11 @@ def main() -> None:
     models = Path(os.environ.get("KILN_MODELS") or Path.home() / ".cache" / "kiln" / "models")
     model = Path(sys.argv[1]) if len(sys.argv) > 1 else models / "SmolLM2-135M-Instruct.Q4_1.gguf"
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parent.parent / "tests/data/generation/smollm2.json"
-    llm = Llama(model_path=str(model), n_ctx=512, n_threads=1, n_batch=512, logits_all=True, verbose=False, seed=0)
+    # An f32 KV cache (llama.cpp's default is f16) and no flash attention: attention in f32, as
+    # kiln computes it. llama.cpp still quantizes activations to q8 blocks for quantized weights,
+    # which kiln's matmul reproduces (src/kernel/compute/matmul.cpp).
+    llm = Llama(model_path=str(model), n_ctx=512, n_threads=1, n_batch=512, logits_all=True, verbose=False, seed=0,
+                type_k=0, type_v=0, flash_attn=False)
     template = llm.metadata["tokenizer.chat_template"]
     bos = llm.detokenize([llm.token_bos()]).decode("utf-8", "replace")
     eos = llm.detokenize([llm.token_eos()]).decode("utf-8", "replace")

@@ -74,11 +74,12 @@ NodePlan plan_node(const Graph& g, const Node& n, const std::string& where) {
       p.tensors = {{"w", n.inputs[0]}, {"ids", n.inputs[1]}};
       p.sizes = {{"n", type(1).shape[0]}, {"vocab", type(0).shape[0]}, {"dim", type(0).shape[1]}};
       break;
-    case OpKind::matmul:
+    case OpKind::matmul: {
       p.def = ops::matmul(type(1).dtype);
       p.tensors = {{"x", n.inputs[0]}, {"w", n.inputs[1]}};
       p.sizes = {{"m", leading_product(type(0).shape)}, {"n", type(1).shape[0]}, {"k", type(0).shape.back()}};
       break;
+    }
     case OpKind::add: case OpKind::mul: case OpKind::sub: case OpKind::div: {
       const Shape& a = type(0).shape;
       const Shape& b = type(1).shape;

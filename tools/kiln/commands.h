@@ -7,5 +7,7 @@ namespace kiln::cli {
 
 void add_inspect_command(CLI::App& app);
 void add_compile_command(CLI::App& app);
+void add_tokenize_commands(CLI::App& app);
+void add_run_commands(CLI::App& app);
 
 }  // namespace kiln::cli

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   app.footer("Run 'kiln COMMAND --help' for the options of one command.");
   kiln::cli::add_inspect_command(app);
   kiln::cli::add_compile_command(app);
+  kiln::cli::add_tokenize_commands(app);
+  kiln::cli::add_run_commands(app);
 
   try {
     app.parse(argc, argv);

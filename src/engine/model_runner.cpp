@@ -1,0 +1,94 @@
+#include "engine/model_runner.h"
+
+#include "base/error.h"
+
+namespace kiln::engine {
+
+ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const ModelOptions& options)
+    : file_(gguf::GGUFFile::open(path)), device_(device), all_logits_(options.all_logits) {
+  if (options.ctx_size < 1) user_error("--ctx-size must be at least 1, got {}", options.ctx_size);
+  model_ = models::build_model_graph(file_, options.ctx_size, options.all_logits);
+  const compiler::Target target = device.name().rfind("opencl", 0) == 0 ? compiler::Target::OpenCL : compiler::Target::Cpu;
+  program_ = std::make_unique<compiler::GraphProgram>(model_.graph, target, [&](size_t done, size_t total) {
+    if (options.on_progress) options.on_progress("compiling", done, total);
+  });
+
+  const bool host_memory = target == compiler::Target::Cpu;
+  const graph::Graph& g = model_.graph;
+  weights_.reserve(g.weights.size());
+  for (size_t i = 0; i < g.weights.size(); ++i) {
+    const std::string& name = g.value(g.weights[i]).name;
+    const gguf::TensorInfo* tensor = file_.find_tensor(name);
+    KILN_CHECK(tensor != nullptr, "weight {} vanished from the file", name);
+    const std::span<const uint8_t> bytes = file_.tensor_data(*tensor);
+    weight_bytes_ += bytes.size();
+    if (host_memory) {
+      // Kernels only read weights: the mapping's bytes serve as they are.
+      weights_.push_back({const_cast<uint8_t*>(bytes.data()), bytes.size(), true});
+    } else {
+      weights_.push_back(device.allocate(bytes.size()));
+      device.write(weights_.back(), bytes.data(), bytes.size());
+    }
+    leaves_[name] = &weights_.back();
+    if (options.on_progress) options.on_progress("loading weights", i + 1, g.weights.size());
+  }
+  const auto& c = model_.config;
+  const size_t cache_bytes = static_cast<size_t>(options.ctx_size * c.n_head_kv * c.head_dim) * sizeof(float);
+  cache_.reserve(2 * static_cast<size_t>(c.n_layer));
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    for (const char* kind : {"cache_k", "cache_v"}) {
+      cache_.push_back(device.allocate(cache_bytes));
+      leaves_[fmt::format("{}.{}", kind, l)] = &cache_.back();
+    }
+  }
+}
+
+ModelRunner::~ModelRunner() {
+  for (runtime::Buffer& b : cache_) device_.release(b);
+  for (runtime::Buffer& b : weights_) device_.release(b);
+}
+
+void ModelRunner::rewind(int64_t n) {
+  if (n < 0 || n > n_past_) user_error("cannot rewind to position {} (the cache holds {})", n, n_past_);
+  n_past_ = n;
+}
+
+std::vector<float> ModelRunner::forward(std::span<const int32_t> tokens) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) user_error("forward() needs at least one token");
+  if (n_past_ + n > ctx_size()) {
+    user_error("the context holds {} tokens; {} more after {} would run past it (raise --ctx-size)", ctx_size(), n,
+               n_past_);
+  }
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= vocab_size()) user_error("token id {} is outside the vocabulary of {}", t, vocab_size());
+  }
+  std::vector<int32_t> positions(tokens.size());
+  for (int64_t i = 0; i < n; ++i) positions[static_cast<size_t>(i)] = static_cast<int32_t>(n_past_ + i);
+  runtime::Buffer ids = device_.allocate(tokens.size() * sizeof(int32_t));
+  runtime::Buffer pos = device_.allocate(positions.size() * sizeof(int32_t));
+  const int64_t rows = all_logits_ ? n : 1;
+  runtime::Buffer logits = device_.allocate(static_cast<size_t>(rows * vocab_size()) * sizeof(float));
+  std::vector<float> out(static_cast<size_t>(rows * vocab_size()));
+  try {
+    device_.write(ids, tokens.data(), tokens.size() * sizeof(int32_t));
+    device_.write(pos, positions.data(), positions.size() * sizeof(int32_t));
+    std::map<std::string, runtime::Buffer*> leaves = leaves_;
+    leaves["tokens"] = &ids;
+    leaves["positions"] = &pos;
+    program_->run(device_, leaves, {{"n_tokens", n}, {"n_past", n_past_}}, {&logits});
+    device_.read(out.data(), logits, out.size() * sizeof(float));
+  } catch (...) {
+    device_.release(ids);
+    device_.release(pos);
+    device_.release(logits);
+    throw;
+  }
+  device_.release(ids);
+  device_.release(pos);
+  device_.release(logits);
+  n_past_ += n;
+  return out;
+}
+
+}  // namespace kiln::engine

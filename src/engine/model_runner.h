@@ -1,0 +1,61 @@
+// A model loaded for inference on one device: the GGUF file (mmap'd), its graph compiled for
+// the device's target, the weights bound (on the CPU straight from the mapping, never copied),
+// and the KV cache. forward() feeds tokens at the next positions and returns their logits.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compiler/graph_program.h"
+#include "gguf/gguf_file.h"
+#include "models/llama.h"
+#include "runtime/device.h"
+
+namespace kiln::engine {
+
+struct ModelOptions {
+  int64_t ctx_size = 2048;
+  bool all_logits = false;  // logits for every fed token, not just the last (teacher forcing)
+  std::function<void(const std::string& stage, size_t done, size_t total)> on_progress;
+};
+
+class ModelRunner {
+ public:
+  ModelRunner(const std::string& path, runtime::Device& device, const ModelOptions& options);
+  ~ModelRunner();
+  ModelRunner(const ModelRunner&) = delete;
+  ModelRunner& operator=(const ModelRunner&) = delete;
+
+  // Runs `tokens` at positions n_past().. and advances n_past. Returns rows x vocab logits
+  // (rows = tokens.size() with all_logits, else 1). Running past the context is a UserError
+  // that leaves the cache as it was.
+  std::vector<float> forward(std::span<const int32_t> tokens);
+  void reset() { n_past_ = 0; }
+  // Forgets everything after position n (to re-run a conversation's tail).
+  void rewind(int64_t n);
+
+  int64_t n_past() const { return n_past_; }
+  int64_t ctx_size() const { return model_.ctx_size; }
+  int64_t vocab_size() const { return model_.config.n_vocab; }
+  const gguf::GGUFFile& file() const { return file_; }
+  size_t kernel_count() const { return program_->kernel_count(); }
+  uint64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  gguf::GGUFFile file_;
+  runtime::Device& device_;
+  models::ModelGraph model_;
+  std::unique_ptr<compiler::GraphProgram> program_;
+  std::vector<runtime::Buffer> weights_;
+  std::vector<runtime::Buffer> cache_;
+  std::map<std::string, runtime::Buffer*> leaves_;
+  bool all_logits_ = false;
+  int64_t n_past_ = 0;
+  uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace kiln::engine

@@ -1,0 +1,271 @@
+// A real model end to end through kiln's compiler: the Llama recipe, the graph executor and the
+// KV cache, on the cpu and opencl devices; parity with llama.cpp (goldens made by
+// scripts/make_generation_goldens.py), and clear errors for models kiln cannot run.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "engine/model_runner.h"
+#include "gguf/gguf_writer.h"
+#include "models/llama.h"
+#include "runtime/device.h"
+
+namespace kiln::engine {
+namespace {
+
+std::string models_dir() {
+  const char* dir = std::getenv("KILN_MODELS");
+  return dir && *dir ? dir : std::string(std::getenv("HOME")) + "/.cache/kiln/models";
+}
+
+std::string smollm2() { return models_dir() + "/SmolLM2-135M-Instruct.Q4_1.gguf"; }
+
+#define REQUIRE_MODEL()                                                                             \
+  if (!std::filesystem::exists(smollm2())) GTEST_SKIP() << smollm2() << " is missing: run scripts/fetch-models.py"
+
+std::string expect_user_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no UserError";
+  return "";
+}
+
+std::string write_gguf(const gguf::GGUFWriter& writer, const std::string& name) {
+  const std::string path = (std::filesystem::temp_directory_path() / name).string();
+  writer.write(path);
+  return path;
+}
+
+TEST(ModelErrors, UnknownArchitectureIsNamed) {
+  gguf::GGUFWriter w;
+  w.set("general.architecture", {std::string("mamba9")});
+  const std::string path = write_gguf(w, "kiln-unknown-arch.gguf");
+  auto device = runtime::open_device("cpu", 1);
+  const std::string message = expect_user_error([&] { ModelRunner(path, *device, {}); });
+  EXPECT_NE(message.find("architecture 'mamba9' is not supported"), std::string::npos) << message;
+  EXPECT_NE(message.find("llama"), std::string::npos) << message;
+}
+
+TEST(ModelErrors, MissingTensorIsNamed) {
+  gguf::GGUFWriter w;
+  w.set("general.architecture", {std::string("llama")});
+  w.set("llama.block_count", {uint32_t{1}});
+  w.set("llama.embedding_length", {uint32_t{64}});
+  w.set("llama.attention.head_count", {uint32_t{2}});
+  w.set("llama.feed_forward_length", {uint32_t{128}});
+  const std::vector<uint8_t> embd(64 * 10 * sizeof(float), 0);
+  w.add_tensor("token_embd.weight", DType::f32, {64, 10}, embd);
+  const std::string path = write_gguf(w, "kiln-missing-tensor.gguf");
+  auto device = runtime::open_device("cpu", 1);
+  const std::string message = expect_user_error([&] { ModelRunner(path, *device, {}); });
+  EXPECT_NE(message.find("has no tensor 'blk.0.attn_norm.weight'"), std::string::npos) << message;
+}
+
+TEST(ModelRunnerTest, RunningPastTheContextIsAnErrorThatKeepsTheCache) {
+  REQUIRE_MODEL();
+  auto device = runtime::open_device("cpu", 2);
+  ModelOptions options;
+  options.ctx_size = 8;
+  ModelRunner model(smollm2(), *device, options);
+  const std::vector<int32_t> tokens = {504, 3575, 282, 4649, 314, 7042, 30, 198};
+  const std::vector<float> before = model.forward(std::span(tokens).first(7));
+  EXPECT_EQ(model.n_past(), 7);
+  const std::string message = expect_user_error([&] { model.forward(std::span(tokens).first(2)); });
+  EXPECT_NE(message.find("raise --ctx-size"), std::string::npos) << message;
+  EXPECT_EQ(model.n_past(), 7);
+  // The cache still holds the prompt: rewinding and feeding the last token again reproduces it.
+  model.rewind(6);
+  const std::vector<float> again = model.forward(std::span(tokens).subspan(6, 1));
+  ASSERT_EQ(before.size(), again.size());
+  for (size_t i = 0; i < before.size(); i += 997) EXPECT_NEAR(before[i], again[i], 1e-4f * (1 + std::fabs(before[i])));
+  EXPECT_NE(expect_user_error([&] { int32_t bad = 1 << 30; model.forward(std::span(&bad, 1)); }).find("outside the vocabulary"),
+            std::string::npos);
+}
+
+// ---- Parity with llama.cpp -----------------------------------------------------------------
+
+struct GoldenCase {
+  std::string kind, prompt;
+  std::vector<int32_t> prompt_ids, continuation;
+  std::vector<std::vector<std::pair<int32_t, double>>> top;  // per continuation position
+};
+
+std::vector<GoldenCase> load_goldens(std::string& reference) {
+  std::ifstream in(std::string(KILN_TEST_DATA) + "/generation/smollm2.json");
+  if (!in) return {};
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  reference = doc.at("reference");
+  std::vector<GoldenCase> cases;
+  for (const auto& c : doc.at("cases")) {
+    GoldenCase g;
+    g.kind = c.at("kind");
+    g.prompt = c.at("prompt");
+    g.prompt_ids = c.at("prompt_ids").get<std::vector<int32_t>>();
+    g.continuation = c.at("continuation").get<std::vector<int32_t>>();
+    for (const auto& row : c.at("top_logits")) {
+      std::vector<std::pair<int32_t, double>> top;
+      for (const auto& entry : row) top.emplace_back(entry.at(0).get<int32_t>(), entry.at(1).get<double>());
+      g.top.push_back(top);
+    }
+    cases.push_back(std::move(g));
+  }
+  return cases;
+}
+
+int32_t argmax(std::span<const float> logits) {
+  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+// How far, relative to its best logit, the reference ranked `token` below its own choice: 0 for
+// its own choice, the gap to the token's logit when the reference listed it, else at least the
+// gap to its last listed logit.
+double reference_margin(const std::vector<std::pair<int32_t, double>>& top, int32_t token) {
+  for (const auto& [id, value] : top) {
+    if (id == token) return (top[0].second - value) / std::fabs(top[0].second);
+  }
+  return (top[0].second - top.back().second) / std::fabs(top[0].second);
+}
+
+// A position where llama.cpp and kiln may fairly disagree: llama.cpp's arithmetic (activations
+// quantized to 8 bits for quantized weights, its own summation orders) moves logits by up to
+// ~2% of their size on this model, while kiln's stay within 0.01 of a float64 computation
+// (Float64Reference below). The 0.1% near-tie bound is below llama.cpp's own error.
+constexpr double kCloseCall = 0.03;
+
+struct Agreement {
+  int positions = 0, agreed = 0, close_calls = 0;
+  double largest_difference = 0;
+};
+
+// Teacher-forced: the prompt and the reference's continuation in one pass; kiln's argmax at
+// each continuation position is compared with the reference's token.
+void teacher_forced(const std::string& device_name) {
+  REQUIRE_MODEL();
+  std::string reference;
+  const std::vector<GoldenCase> cases = load_goldens(reference);
+  if (cases.empty()) GTEST_SKIP() << "no goldens: run scripts/make_generation_goldens.py";
+  auto device = runtime::open_device(device_name, 2);
+  ModelOptions options;
+  options.ctx_size = 512;
+  options.all_logits = true;
+  ModelRunner model(smollm2(), *device, options);
+  Agreement a;
+  for (const GoldenCase& c : cases) {
+    model.reset();
+    std::vector<int32_t> fed = c.prompt_ids;
+    fed.insert(fed.end(), c.continuation.begin(), c.continuation.end() - 1);
+    const std::vector<float> logits = model.forward(fed);
+    const size_t vocab = static_cast<size_t>(model.vocab_size());
+    for (size_t i = 0; i < c.continuation.size(); ++i) {
+      const std::span<const float> row(logits.data() + (c.prompt_ids.size() - 1 + i) * vocab, vocab);
+      for (const auto& [id, value] : c.top[i]) a.largest_difference = std::max(a.largest_difference, std::fabs(row[id] - value));
+      ++a.positions;
+      const int32_t mine = argmax(row);
+      if (mine == c.continuation[i]) {
+        ++a.agreed;
+        continue;
+      }
+      const double margin = reference_margin(c.top[i], mine);
+      std::printf("[ parity   ] %s '%s' position %zu: kiln %d, reference %d, %.2f%% apart in the reference\n",
+                  device_name.c_str(), c.prompt.substr(0, 24).c_str(), i, mine, c.continuation[i], 100 * margin);
+      if (margin <= kCloseCall) ++a.close_calls;
+      else ADD_FAILURE() << "'" << c.prompt << "' position " << i << ": the reference ranked kiln's token " << mine
+                         << " " << 100 * margin << "% below its own";
+    }
+  }
+  std::printf("[ parity   ] %s teacher-forced vs %s: %d of %d positions agree, %d close calls, largest |logit "
+              "difference| %.4f\n", device_name.c_str(), reference.c_str(), a.agreed, a.positions, a.close_calls,
+              a.largest_difference);
+  EXPECT_GE(a.agreed, a.positions * 95 / 100);
+}
+
+TEST(Parity, TeacherForcedCpu) { teacher_forced("cpu"); }
+TEST(Parity, TeacherForcedOpenCL) { teacher_forced("opencl"); }
+
+// Free-running: kiln's own greedy tokens, one forward per token, against the reference's; a
+// divergence must start at a close call.
+TEST(Parity, FreeRunningGreedyCpu) {
+  REQUIRE_MODEL();
+  std::string reference;
+  const std::vector<GoldenCase> cases = load_goldens(reference);
+  if (cases.empty()) GTEST_SKIP() << "no goldens: run scripts/make_generation_goldens.py";
+  auto device = runtime::open_device("cpu", 2);
+  ModelOptions options;
+  options.ctx_size = 512;
+  ModelRunner model(smollm2(), *device, options);
+  size_t identical = 0;
+  for (const GoldenCase& c : cases) {
+    model.reset();
+    std::vector<float> logits = model.forward(c.prompt_ids);
+    size_t i = 0;
+    int32_t token = 0;
+    for (; i < c.continuation.size(); ++i) {
+      token = argmax(logits);
+      if (token != c.continuation[i]) break;
+      logits = model.forward(std::span(&token, 1));
+    }
+    if (i == c.continuation.size()) {
+      ++identical;
+      continue;
+    }
+    const double margin = reference_margin(c.top[i], token);
+    std::printf("[ parity   ] '%s' diverges at token %zu (%.2f%% apart in the reference)\n", c.prompt.substr(0, 24).c_str(),
+                i, 100 * margin);
+    EXPECT_LE(margin, kCloseCall) << "'" << c.prompt << "' diverges at " << i << " where the reference was sure";
+  }
+  std::printf("[ parity   ] cpu free-running vs %s: %zu of %zu prompts identical for 64 tokens\n", reference.c_str(),
+              identical, cases.size());
+}
+
+// Against the same model computed in float64 (scripts/make_f64_goldens.py): kiln's f32 logits
+// agree within a small absolute bound at every position, on both devices.
+void float64_reference(const std::string& device_name) {
+  REQUIRE_MODEL();
+  std::ifstream in(std::string(KILN_TEST_DATA) + "/generation/smollm2_f64.json");
+  ASSERT_TRUE(in) << "tests/data/generation/smollm2_f64.json is missing: run scripts/make_f64_goldens.py";
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  auto device = runtime::open_device(device_name, 2);
+  ModelOptions options;
+  options.ctx_size = 256;
+  options.all_logits = true;
+  ModelRunner model(smollm2(), *device, options);
+  double largest = 0;
+  int positions = 0;
+  for (const auto& c : doc.at("cases")) {
+    model.reset();
+    const std::vector<int32_t> fed = c.at("fed").get<std::vector<int32_t>>();
+    const std::vector<float> logits = model.forward(fed);
+    const size_t first = c.at("first_position").get<size_t>();
+    const size_t vocab = static_cast<size_t>(model.vocab_size());
+    const auto& tops = c.at("top_logits");
+    for (size_t p = 0; p < tops.size(); ++p, ++positions) {
+      const std::span<const float> row(logits.data() + (first + p) * vocab, vocab);
+      for (const auto& entry : tops[p]) {
+        largest = std::max(largest, std::fabs(row[entry.at(0).get<size_t>()] - entry.at(1).get<double>()));
+      }
+      const double gap = tops[p][0].at(1).get<double>() - tops[p][1].at(1).get<double>();
+      if (gap > 0.02) {
+        EXPECT_EQ(argmax(row), tops[p][0].at(0).get<int32_t>()) << "position " << p;
+      }
+    }
+  }
+  std::printf("[ parity   ] %s vs %s: %d positions, largest |logit difference| %.5f\n", device_name.c_str(),
+              doc.at("reference").get<std::string>().c_str(), positions, largest);
+  EXPECT_LT(largest, 0.01);
+}
+
+TEST(Parity, Float64ReferenceCpu) { float64_reference("cpu"); }
+TEST(Parity, Float64ReferenceOpenCL) { float64_reference("opencl"); }
+
+}  // namespace
+}  // namespace kiln::engine
