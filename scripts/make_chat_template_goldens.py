@@ -3,8 +3,8 @@
 
 Templates are rendered the way HF transformers renders them (`_compile_jinja_template`):
 jinja2's ImmutableSandboxedEnvironment with trim_blocks and lstrip_blocks, the loopcontrols
-extension, a `raise_exception` global, HF's `tojson` filter (ensure_ascii=False, no key sorting)
-and a `{% generation %}` tag that renders its body.
+extension, the `raise_exception` and `strftime_now` globals, HF's `tojson` filter
+(ensure_ascii=False, no key sorting) and a `{% generation %}` tag that renders its body.
 
   scripts/make_chat_template_goldens.py             # models in $KILN_MODELS or ~/.cache/kiln/models
 
@@ -15,6 +15,7 @@ Outputs:
                    <model>.jinja from this folder, recorded as "template_source": "file".
   features.json    language-feature cases (template, variables, expected output or error).
 """
+import datetime
 import json
 import os
 import sys
@@ -57,11 +58,16 @@ def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
                       sort_keys=sort_keys)
 
 
+def strftime_now(format):
+    return datetime.datetime.now().strftime(format)
+
+
 def environment():
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                         extensions=[GenerationTag, jinja2.ext.loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = strftime_now
     return env
 
 
@@ -213,6 +219,7 @@ FEATURES = [
     ("macro", "{% macro greet(name, punct='!') %}Hello {{ name }}{{ punct }}{% endmacro %}{{ greet('a') }} {{ greet('b', '?') }} {{ greet(name='c', punct='.') }} {{ greet() }}", None),
     ("macro_recursion", "{% macro count(n) %}{{ n }}{% if n > 0 %},{{ count(n - 1) }}{% endif %}{% endmacro %}{{ count(5) }}", None),
     ("macro_sees_globals", "{% set g = 'G' %}{% macro m() %}{{ g }}{{ messages | length }}{% endmacro %}{{ m() }}", None),
+    ("generation_scope", "{% set x = 'outer' %}{% generation %}{% set x = 'inner' %}[{{ x }}]{% endgeneration %}{{ x }}", None),
     ("filter_block", "{% filter upper %}abc {{ 'def' }}{% endfilter %}", None),
     ("generation_tag", "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{% endgeneration %}{% endif %}{% endfor %}", None),
     # filters
@@ -229,6 +236,7 @@ FEATURES = [
     ("filter_items_list", "{{ {'a': 1, 'b': 2} | items | list }} {{ 'ab' | list }} {{ {'k': 1} | list }} {{ (1, 2) | list }}", None),
     ("filter_int_float", "{{ '42' | int }} {{ '4.7' | int }} {{ 'x' | int }} {{ 'x' | int(7) }} {{ 3.9 | int }} {{ true | int }} {{ '0x1A' | int(base=16) }} {{ '2.5' | float }} {{ 'nan?' | float }} {{ 3 | float }}", None),
     ("filter_chain_and_abs", "{{ -3 | abs }} {{ ' Ab ' | trim | lower | capitalize }} {{ [3, 1] | reverse | list }} {{ 'abc' | reverse }}", None),
+    ("filter_indent", "{{ 'a\nb\n\nc' | indent }}|{{ 'a\nb\n\nc\n' | indent(2, first=true, blank=true) }}|{{ {'a': [1, {'b': 2}]} | tojson(indent=4) | indent(2) }}|{{ 'x' | indent('>>', true) }}", None),
     ("filter_select_map", "{{ messages | selectattr('role', 'equalto', 'user') | map(attribute='content') | list }} {{ messages | rejectattr('role', 'eq', 'user') | map(attribute='role') | join(',') }} {{ [0, 1, 2, '', 'x'] | select | list }} {{ [1, 2, 3, 4] | reject('odd') | list }} {{ ['a', 'b'] | map('upper') | list }} {{ messages | selectattr('tool_calls', 'defined') | list | length }}", None),
     # tests
     ("tests", "{{ x is defined }} {{ y is defined }} {{ y is undefined }} {{ none is none }} {{ 'a' is string }} {{ 1 is number }} {{ 1.5 is number }} {{ 'a' is number }} {{ {} is mapping }} {{ [] is mapping }} {{ [] is iterable }} {{ 'a' is iterable }} {{ 1 is iterable }} {{ [] is sequence }} {{ 1 is sequence }} {{ 'a' is equalto 'a' }} {{ 1 is eq(2) }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{ x is not none }} {{ true is boolean }} {{ 1 is integer }} {{ 1.0 is float }} {{ 'ab' is lower }} {{ 2 is in [1, 2] }} {{ 3 is gt 2 }}", {"x": 1}),
@@ -237,6 +245,9 @@ FEATURES = [
     ("content_strip_chain", "{% for m in messages %}[{{ m.content.strip() }}]{{ m['content'] | trim | length }}{% endfor %}", None),
     # slicing
     ("slicing", "{{ 'abcdef'[::-1] }} {{ 'abcdef'[1:] }} {{ 'abcdef'[:2] }} {{ 'abcdef'[1:5:2] }} {{ [1, 2, 3, 4][1:] }} {{ [1, 2, 3, 4][::-1] }} {{ [1, 2, 3, 4][-2:] }} {{ [1, 2, 3][5:] }} {{ 'héllo'[1:3] }} {{ (1, 2, 3)[:2] }} {{ [1, 2, 3, 4, 5][4:0:-2] }} {{ messages[1:] | length }}", None),
+    ("percent_format", "{{ '%s has %d items (%5.2f%%) [%-4s|%04d] %r' % ('list', 3, 12.345, 'ab', 7, 'q') }}|{{ 'one %s' % 'arg' }}", None),
+    ("strftime_now", "{{ strftime_now('%Y') | length }} {{ strftime_now is defined }}", None),
+    ("unicode_names_and_trailing_comment", "{% set café = 'crème' %}{{ café }}{#", None),
     ("dict_literal_and_dict", "{{ {'a': 1, 'b': {'c': [1, 2]}}['b']['c'][1] }} {{ dict(a=1, b='x') }}", None),
     ("loop_over_messages_pattern", "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}default{% endif %}<|{{ message['role'] }}|>{{ message['content'] }}{% if not loop.last %}\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}", {"messages": MESSAGES, "add_generation_prompt": True}),
     # errors jinja2 raises

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <functional>
 #include <initializer_list>
 #include <limits>
@@ -717,6 +718,45 @@ Value map_items(const Value& input, const Args& args, Budget& budget) {
   return Value::list(std::move(mapped));
 }
 
+// Python's str.splitlines().
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::string line;
+  const auto units = split_code_points(text);
+  for (size_t i = 0; i < units.size(); ++i) {
+    const uint32_t cpt = is_stray_byte(units[i]) ? 0xFFFFFFFF : decode_code_point(units[i]);
+    const bool breaks = cpt == '\n' || cpt == '\r' || cpt == 0x0B || cpt == 0x0C || cpt == 0x1C ||
+                        cpt == 0x1D || cpt == 0x1E || cpt == 0x85 || cpt == 0x2028 || cpt == 0x2029;
+    if (!breaks) {
+      line += units[i];
+      continue;
+    }
+    if (cpt == '\r' && i + 1 < units.size() && units[i + 1] == "\n") ++i;
+    lines.push_back(std::move(line));
+    line.clear();
+  }
+  if (!line.empty()) lines.push_back(std::move(line));
+  return lines;
+}
+
+// jinja2's `indent` filter.
+std::string jinja_indent(std::string text, const std::string& indentation, bool first, bool blank,
+                         Budget& budget) {
+  text += '\n';  // jinja2 appends one, for splitlines
+  const std::vector<std::string> lines = split_lines(text);
+  budget.string_bytes(text.size() + product(indentation.size(), lines.size() + 1));
+  std::string out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i > 0) {
+      out += '\n';
+      if (blank || !lines[i].empty()) out += indentation;
+    }
+    out += lines[i];
+  }
+  if (first) out.insert(0, indentation);
+  return out;
+}
+
 // ---- filters ----
 
 using FilterFn = std::function<Value(const Value&, const Args&, Budget&)>;
@@ -850,6 +890,16 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
        [](const Value& input, const Args& args, Budget& budget) {
          Bound("filter 'list'", args, {});
          return Value::list(iterate(input, budget));
+       }},
+      {"indent",
+       [](const Value& input, const Args& args, Budget& budget) {
+         const Bound bound("filter 'indent'", args, {"width", "first", "blank"});
+         const std::string indentation =
+             !bound.present(0) ? std::string(4, ' ')
+             : bound[0].is_string()
+                 ? bound[0].as_string()
+                 : std::string(static_cast<size_t>(std::clamp<int64_t>(int_arg("filter 'indent' width", bound[0]), 0, 256)), ' ');
+         return Value(jinja_indent(str_of(input, budget), indentation, truthy(bound[1]), truthy(bound[2]), budget));
        }},
       {"reverse",
        [](const Value& input, const Args& args, Budget& budget) {
@@ -1175,7 +1225,7 @@ void undefined_error(const Value& undefined) {
 
 std::vector<std::pair<std::string, Value>> global_functions() {
   std::vector<std::pair<std::string, Value>> out;
-  for (const char* name : {"range", "namespace", "dict", "raise_exception"}) {
+  for (const char* name : {"range", "namespace", "dict", "raise_exception", "strftime_now"}) {
     auto function = std::make_shared<GlobalFunction>();
     function->name = name;
     out.emplace_back(name, Value(std::shared_ptr<const Callable>(std::move(function))));
@@ -1198,6 +1248,19 @@ Value call_builtin(const Callable& callable, const Args& args, Budget& budget) {
     auto ns = std::make_shared<Namespace>();
     ns->attributes = attributes.as_dict();
     return Value(std::move(ns));
+  }
+  if (name == "strftime_now") {
+    // HF's global: the local date and time, formatted by strftime.
+    const Bound bound("strftime_now()", args, {"format"}, 1);
+    const std::string& format = string_arg("strftime_now()", bound[0]);
+    if (format.size() > 256) fail("strftime_now(): the format is longer than 256 bytes");
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    std::string out(4096, '\0');
+    const size_t length = std::strftime(out.data(), out.size(), format.c_str(), &local);
+    out.resize(length);
+    return Value(std::move(out));
   }
   if (name == "raise_exception") {
     const Bound bound("raise_exception()", args, {"message"});

@@ -46,7 +46,7 @@ struct BoundMethod : Callable {
   bool holds_namespace() const override { return receiver.has_namespace(); }
 };
 
-// range, namespace, dict, raise_exception.
+// range, namespace, dict, raise_exception, strftime_now.
 struct GlobalFunction : Callable {};
 
 // The global functions, by name, for the interpreter's root scope.

@@ -47,6 +47,23 @@ struct Macro : Callable {
 
 enum class Flow { next, break_loop, continue_loop };
 
+const char* construct_name(StmtKind kind) {
+  switch (kind) {
+    case StmtKind::text: return "text";
+    case StmtKind::print: return "{{ ... }}";
+    case StmtKind::if_: return "if";
+    case StmtKind::for_: return "for";
+    case StmtKind::set:
+    case StmtKind::set_block: return "set";
+    case StmtKind::macro: return "macro";
+    case StmtKind::filter_block: return "filter";
+    case StmtKind::break_: return "break";
+    case StmtKind::continue_: return "continue";
+    case StmtKind::generation: return "generation";
+  }
+  return "statement";
+}
+
 class Interpreter {
  public:
   explicit Interpreter(const RenderLimits& limits) : limits_(limits), budget_(limits_) {}
@@ -59,7 +76,8 @@ class Interpreter {
     try {
       exec_body(body, root, out);
     } catch (const EvalError& e) {
-      user_error("chat template error at line {}: {}", line_, e.what());
+      if (construct_ == nullptr) user_error("chat template error at line {}: {}", line_, e.what());
+      user_error("chat template error at line {} (in '{}'): {}", line_, construct_, e.what());
     }
     return out;
   }
@@ -69,10 +87,11 @@ class Interpreter {
   // line is left as it was at the throw.
   class Frame {
    public:
-    Frame(Interpreter& interpreter, int line)
+    Frame(Interpreter& interpreter, int line, const char* construct = nullptr)
         : interpreter_(interpreter), saved_line_(interpreter.line_),
-          exceptions_(std::uncaught_exceptions()) {
+          saved_construct_(interpreter.construct_), exceptions_(std::uncaught_exceptions()) {
       interpreter_.line_ = line;
+      if (construct != nullptr) interpreter_.construct_ = construct;
       interpreter_.budget_.steps(1);
       if (++interpreter_.depth_ > kMaxEvalDepth) {
         throw EvalError(fmt::format("the template nests more than {} levels deep while rendering "
@@ -82,7 +101,10 @@ class Interpreter {
     }
     ~Frame() {
       --interpreter_.depth_;
-      if (std::uncaught_exceptions() == exceptions_) interpreter_.line_ = saved_line_;
+      if (std::uncaught_exceptions() == exceptions_) {
+        interpreter_.line_ = saved_line_;
+        interpreter_.construct_ = saved_construct_;
+      }
     }
     Frame(const Frame&) = delete;
     Frame& operator=(const Frame&) = delete;
@@ -90,6 +112,7 @@ class Interpreter {
    private:
     Interpreter& interpreter_;
     int saved_line_;
+    const char* saved_construct_;
     int exceptions_;
   };
 
@@ -113,7 +136,7 @@ class Interpreter {
   }
 
   Flow exec(const Stmt& stmt, const ScopePtr& scope, std::string& out) {
-    Frame frame(*this, stmt.line);
+    Frame frame(*this, stmt.line, construct_name(stmt.kind));
     switch (stmt.kind) {
       case StmtKind::text: emit(out, stmt.text); return Flow::next;
       case StmtKind::print: {
@@ -157,7 +180,10 @@ class Interpreter {
       }
       case StmtKind::break_: return Flow::break_loop;
       case StmtKind::continue_: return Flow::continue_loop;
-      case StmtKind::generation: return exec_body(stmt.body, scope, out);
+      case StmtKind::generation:
+        // HF renders the body through a caller block: a scope of its own.
+        exec_body(stmt.body, child_of(scope), out);
+        return Flow::next;
     }
     return Flow::next;
   }
@@ -445,6 +471,7 @@ class Interpreter {
   const RenderLimits limits_;
   Budget budget_;
   int line_ = 0;
+  const char* construct_ = nullptr;  // the innermost statement running, for error messages
   int depth_ = 0;
   int call_depth_ = 0;
   const Value* placeholder_ = nullptr;

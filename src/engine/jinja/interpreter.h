@@ -24,7 +24,7 @@ struct RenderLimits {
 };
 
 // Renders `body` with the variables of `context` (which shadow the globals range, namespace,
-// dict and raise_exception).
+// dict, raise_exception and HF's strftime_now).
 std::string render(const Body& body, const Dict& context, const RenderLimits& limits = {});
 
 }  // namespace kiln::engine::jinja

@@ -232,7 +232,11 @@ class Lexer {
 
   void lex_comment(size_t tag) {
     const size_t end = source_.find("#}", pos_);
-    if (end == std::string::npos) fail(tag, "missing end of comment tag '#}'");
+    if (end == std::string::npos) {
+      // jinja2 lets a `{#` that ends the template pass silently.
+      if (pos_ == source_.size()) return;
+      fail(tag, "missing end of comment tag '#}'");
+    }
     char sign = 0;
     if (end > pos_ && (source_[end - 1] == '-' || source_[end - 1] == '+')) sign = source_[end - 1];
     pos_ = end + 2;
@@ -425,6 +429,15 @@ class Lexer {
     pos_ = p + 1;
   }
 
+  // jinja2 takes Unicode identifiers. Without Unicode tables kiln takes any non-ASCII character
+  // but whitespace in a name: the length of such a character at `pos`, or 0.
+  size_t non_ascii_name_unit(size_t pos) const {
+    if ((static_cast<uint8_t>(source_[pos]) & 0x80) == 0) return 0;
+    const std::string_view unit = split_code_points(std::string_view(source_).substr(pos, 4))[0];
+    if (unit.size() == 1 || is_python_space(decode_code_point(unit))) return 0;
+    return unit.size();
+  }
+
   void lex_token(std::vector<char>& brackets) {
     const char c = source_[pos_];
     // A number, unless it follows a dot (`items.0.1` is two attribute look-ups).
@@ -448,9 +461,17 @@ class Lexer {
       tokens_.push_back(std::move(token));
       return;
     }
-    if (is_name_start(c)) {
+    if (is_name_start(c) || non_ascii_name_unit(pos_) > 0) {
       const size_t start = pos_;
-      while (pos_ < source_.size() && is_name_char(source_[pos_])) ++pos_;
+      while (pos_ < source_.size()) {
+        if (is_name_char(source_[pos_])) {
+          ++pos_;
+        } else if (const size_t length = non_ascii_name_unit(pos_); length > 0) {
+          pos_ += length;
+        } else {
+          break;
+        }
+      }
       push(TokenKind::name, source_.substr(start, pos_ - start), line_at(start));
       return;
     }
@@ -468,7 +489,13 @@ class Lexer {
     }
     static constexpr std::string_view kOneChar = "+-/*%~[](){}<>=.:|,;";
     if (kOneChar.find(c) == std::string_view::npos) {
-      fail(pos_, fmt::format("unexpected character '{}'", c));
+      // Name the whole character, not one byte of it (messages stay valid UTF-8).
+      const std::string_view unit = split_code_points(std::string_view(source_).substr(pos_, 4))[0];
+      const uint32_t cpt = decode_code_point(unit);
+      if (cpt >= 0x20 && cpt != 0x7F && !(unit.size() == 1 && cpt >= 0x80)) {
+        fail(pos_, fmt::format("unexpected character '{}'", unit));
+      }
+      fail(pos_, fmt::format("unexpected character U+{:04X}", cpt));
     }
     if (c == '(' || c == '[' || c == '{') {
       brackets.push_back(c == '(' ? ')' : (c == '[' ? ']' : '}'));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <utility>
 
 #include "base/error.h"
 #include "engine/jinja/lexer.h"
@@ -194,6 +195,11 @@ class Parser {
     }
     NestingGuard guard(*this, token);
     const std::string name = token.text;
+    if (name == "elif" || name == "else" || name.rfind("end", 0) == 0) {
+      fail(token, construct_.empty()
+                      ? fmt::format("unexpected '{}': no block is open", name)
+                      : fmt::format("unexpected '{}' before the end of '{}'", name, construct_));
+    }
     const std::string outer_construct = construct_;
     construct_ = name;
     StmtPtr stmt;
@@ -228,7 +234,10 @@ class Parser {
       stmt = std::make_unique<Stmt>();
       stmt->kind = StmtKind::generation;
       stmt->line = line;
+      // HF renders the body as a macro (a caller block): its own scope, no `break` out of it.
+      const int saved_loop_depth = std::exchange(loop_depth_, 0);
       stmt->body = parse_body({"endgeneration"}, "generation", line);
+      loop_depth_ = saved_loop_depth;
       advance();
       expect_block_end();
     } else if (std::find(std::begin(kUnsupportedStatements), std::end(kUnsupportedStatements),
@@ -344,7 +353,8 @@ class Parser {
     stmt->kind = StmtKind::set_block;
     if (at_op("|")) stmt->expr = parse_filters(nullptr);
     expect_block_end();
-    const int saved_loop_depth = loop_depth_;
+    // `break` cannot leave a block set (nor a filter block, nor a macro).
+    const int saved_loop_depth = std::exchange(loop_depth_, 0);
     stmt->body = parse_body({"endset"}, "set", open_line);
     loop_depth_ = saved_loop_depth;
     advance();
@@ -376,8 +386,7 @@ class Parser {
     advance();  // )
     expect_block_end();
     // A macro body is its own scope: loops outside it do not make `break` valid inside.
-    const int saved_loop_depth = loop_depth_;
-    loop_depth_ = 0;
+    const int saved_loop_depth = std::exchange(loop_depth_, 0);
     stmt->body = parse_body({"endmacro"}, "macro", open_line);
     loop_depth_ = saved_loop_depth;
     advance();
@@ -394,7 +403,9 @@ class Parser {
     advance();  // filter
     stmt->expr = parse_filters(nullptr, true);
     expect_block_end();
+    const int saved_loop_depth = std::exchange(loop_depth_, 0);
     stmt->body = parse_body({"endfilter"}, "filter", open_line);
+    loop_depth_ = saved_loop_depth;
     advance();
     expect_block_end();
     return stmt;
