@@ -13,9 +13,10 @@ constexpr std::string_view kTemplateKey = "tokenizer.chat_template";
 ChatTemplate ChatTemplate::from_gguf(const gguf::GGUFFile& file) {
   const gguf::Value* value = file.find(kTemplateKey);
   if (value == nullptr) {
-    user_error("{}: the model has no chat template (no metadata key '{}'); use plain completion, "
-               "or give a template explicitly",
-               file.name(), kTemplateKey);
+    user_error(
+        "{}: the model has no chat template (no metadata key '{}'); use plain completion, "
+        "or give a template explicitly",
+        file.name(), kTemplateKey);
   }
   const std::string* text = value->as_string();
   if (text == nullptr) {

@@ -4,6 +4,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "base/error.h"
 
@@ -31,11 +32,19 @@ class Regex {
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
 
-  // Splits `subject` into matches and the text between them, appending every piece to `out`.
-  // The subject is matched on its own: a look-ahead at its end sees the end of the text.
-  void split(std::string_view subject, std::vector<std::string_view>& out) const {
-    pcre2_match_data* match = pcre2_match_data_create_from_pattern(code_, nullptr);
+  // Splits each of `subjects` into matches and the text between them, appending every piece to
+  // `out`. Each subject is matched on its own: a look-ahead at its end sees the end of the text.
+  void split(const std::vector<std::string_view>& subjects,
+             std::vector<std::string_view>& out) const {
+    const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
+        pcre2_match_data_create_from_pattern(code_, nullptr), &pcre2_match_data_free);
     KILN_CHECK(match != nullptr, "out of memory for a regex match");
+    for (std::string_view subject : subjects) split_one(subject, match.get(), out);
+  }
+
+ private:
+  void split_one(std::string_view subject, pcre2_match_data* match,
+                 std::vector<std::string_view>& out) const {
     size_t piece_begin = 0;
     size_t search_from = 0;
     while (search_from < subject.size()) {
@@ -43,7 +52,6 @@ class Regex {
       if (rc == PCRE2_ERROR_JIT_STACKLIMIT) rc = run(subject, search_from, match, PCRE2_NO_JIT);
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) {
-        pcre2_match_data_free(match);
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(rc, message, sizeof(message));
         user_error("pre-tokenizer: cannot split a text of {} bytes: {}", subject.size(),
@@ -64,10 +72,8 @@ class Regex {
       piece_begin = search_from = end;
     }
     if (piece_begin < subject.size()) out.push_back(subject.substr(piece_begin));
-    pcre2_match_data_free(match);
   }
 
- private:
   int run(std::string_view subject, size_t from, pcre2_match_data* match, uint32_t options) const {
     return pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), from,
                        options | PCRE2_NO_UTF_CHECK, match, nullptr);
@@ -85,11 +91,13 @@ constexpr const char* kLlama3 =
     R"re((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 constexpr const char* kQwen2 =
     R"re((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
-// GPT-4o and Tekken tell upper from lower case with look-aheads; llama.cpp's form of them.
+// GPT-4o and Tekken tell upper from lower case. llama.cpp writes "a letter that is not a-z" as
+// ((?=[\p{L}])([^a-z])); here it is the class [^\P{L}a-z], the same set, which PCRE2 repeats
+// without a backtracking frame per character.
 constexpr const char* kGpt4o =
-    R"re([^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+    R"re([^\r\n\p{L}\p{N}]?[^\P{L}a-z]*[^\P{L}A-Z]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?[^\P{L}a-z]+[^\P{L}A-Z]*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 constexpr const char* kTekken =
-    R"re([^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+    R"re([^\r\n\p{L}\p{N}]?[^\P{L}a-z]*[^\P{L}A-Z]+|[^\r\n\p{L}\p{N}]?[^\P{L}a-z]+[^\P{L}A-Z]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 constexpr const char* kDeepseekV3Words =
     R"re([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 
@@ -158,7 +166,7 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
   std::vector<std::string_view> next;
   for (const auto& pattern : patterns_) {
     next.clear();
-    for (std::string_view piece : pieces) pattern->split(piece, next);
+    pattern->split(pieces, next);
     pieces.swap(next);
   }
   return pieces;

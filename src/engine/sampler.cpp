@@ -40,14 +40,15 @@ Sampler::Sampler(SamplerOptions options) : options_(options), rng_(options.seed)
         "it must lie in [0, 1]");
   check(std::isfinite(options_.repeat_penalty) && options_.repeat_penalty > 0, "repeat_penalty",
         options_.repeat_penalty, "it must be more than 0 (1 is off)");
-  check(std::isfinite(options_.frequency_penalty), "frequency_penalty",
-        options_.frequency_penalty, "it must be finite");
+  check(std::isfinite(options_.frequency_penalty), "frequency_penalty", options_.frequency_penalty,
+        "it must be finite");
   check(std::isfinite(options_.presence_penalty), "presence_penalty", options_.presence_penalty,
         "it must be finite");
   if (options_.repeat_last_n < -1) {
-    user_error("sampler option repeat_last_n = {} is out of range: it must be -1 (all), 0 (off) "
-               "or more",
-               options_.repeat_last_n);
+    user_error(
+        "sampler option repeat_last_n = {} is out of range: it must be -1 (all), 0 (off) "
+        "or more",
+        options_.repeat_last_n);
   }
 }
 
@@ -72,8 +73,8 @@ void Sampler::apply_penalties(std::span<const int32_t> history) {
     } else {
       candidate.logit /= options_.repeat_penalty;
     }
-    candidate.logit -= static_cast<float>(count) * options_.frequency_penalty +
-                       options_.presence_penalty;
+    candidate.logit -=
+        static_cast<float>(count) * options_.frequency_penalty + options_.presence_penalty;
   }
 }
 
@@ -129,7 +130,8 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
 
   if (options_.min_p > 0.0f) {
     // p_i >= min_p * p_max, in logits (as llama.cpp compares them).
-    const double min_logit = static_cast<double>(max_logit) + std::log(static_cast<double>(options_.min_p));
+    const double min_logit =
+        static_cast<double>(max_logit) + std::log(static_cast<double>(options_.min_p));
     size_t cut = 1;
     while (cut < candidates_.size() && candidates_[cut].logit >= min_logit) ++cut;
     candidates_.resize(cut);

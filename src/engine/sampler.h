@@ -21,10 +21,10 @@
 namespace kiln::engine {
 
 struct SamplerOptions {
-  float temperature = 0.8f;  // 0: greedy
-  int top_k = 40;            // <= 0: all tokens
-  float top_p = 0.95f;       // >= 1: off
-  float min_p = 0.05f;       // <= 0: off
+  float temperature = 0.8f;     // 0: greedy
+  int top_k = 40;               // <= 0: all tokens
+  float top_p = 0.95f;          // >= 1: off
+  float min_p = 0.05f;          // <= 0: off
   float repeat_penalty = 1.0f;  // 1: off
   int repeat_last_n = 64;       // tokens of history the penalties look at; 0: off, -1: all
   float frequency_penalty = 0.0f;

@@ -3,25 +3,26 @@
 #include <algorithm>
 
 namespace kiln::engine {
+namespace {
+
+// Token lengths up to this are kept as bits of one word per text byte; longer special tokens are
+// rare and are listed one by one.
+constexpr size_t kMaskedLengths = 64;
+
+}  // namespace
 
 SpecialTokenSplitter::SpecialTokenSplitter(const Vocab& vocab) {
+  trie_.emplace_back();
   for (size_t id = 0; id < vocab.size(); ++id) {
     const TokenType type = vocab.types[id];
     if (type != TokenType::control && type != TokenType::unknown &&
         type != TokenType::user_defined) {
       continue;
     }
-    if (vocab.texts[id].empty()) continue;
-    candidates_.push_back({static_cast<int32_t>(id), static_cast<uint32_t>(vocab.texts[id].size()),
-                           type != TokenType::user_defined});
-  }
-  std::stable_sort(candidates_.begin(), candidates_.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.length > b.length; });
-
-  trie_.emplace_back();
-  for (size_t c = 0; c < candidates_.size(); ++c) {
+    const std::string& text = vocab.texts[id];
+    if (text.empty()) continue;
     int32_t node = 0;
-    for (char ch : vocab.texts[candidates_[c].id]) {
+    for (char ch : text) {
       const auto byte = static_cast<uint8_t>(ch);
       auto& children = trie_[node].children;
       auto it = std::find_if(children.begin(), children.end(),
@@ -35,19 +36,38 @@ SpecialTokenSplitter::SpecialTokenSplitter(const Vocab& vocab) {
         node = next;
       }
     }
-    trie_[node].candidate = static_cast<int32_t>(c);
+    trie_[node].candidate = static_cast<int32_t>(candidates_.size());
+    candidates_.push_back({static_cast<int32_t>(id), static_cast<uint32_t>(text.size()),
+                           type != TokenType::user_defined});
   }
+}
+
+int32_t SpecialTokenSplitter::candidate_at(std::string_view text, size_t start,
+                                           size_t length) const {
+  int32_t node = 0;
+  for (size_t at = start; at < start + length; ++at) {
+    const auto& children = trie_[node].children;
+    const auto byte = static_cast<uint8_t>(text[at]);
+    auto it = std::find_if(children.begin(), children.end(),
+                           [&](const auto& child) { return child.first == byte; });
+    if (it == children.end()) return -1;
+    node = it->second;
+  }
+  return trie_[node].candidate;
 }
 
 std::vector<Fragment> SpecialTokenSplitter::split(std::string_view text, bool parse_special) const {
   std::vector<Fragment> fragments;
   if (text.empty()) return fragments;
+  const size_t n = text.size();
 
-  // Every place where some candidate occurs, as (candidate, start).
-  std::vector<std::pair<int32_t, size_t>> occurrences;
-  for (size_t start = 0; start < text.size(); ++start) {
+  // Which candidate lengths start at each byte: bit L-1 for a candidate of L bytes.
+  std::vector<uint64_t> lengths_at(n, 0);
+  std::vector<std::pair<size_t, size_t>> long_matches;  // (length, start), past kMaskedLengths
+  uint64_t lengths_seen = 0;
+  for (size_t start = 0; start < n; ++start) {
     int32_t node = 0;
-    for (size_t at = start; at < text.size(); ++at) {
+    for (size_t at = start; at < n; ++at) {
       const auto byte = static_cast<uint8_t>(text[at]);
       const auto& children = trie_[node].children;
       auto it = std::find_if(children.begin(), children.end(),
@@ -55,38 +75,47 @@ std::vector<Fragment> SpecialTokenSplitter::split(std::string_view text, bool pa
       if (it == children.end()) break;
       node = it->second;
       const int32_t c = trie_[node].candidate;
-      if (c >= 0 && (parse_special || !candidates_[c].control)) occurrences.emplace_back(c, start);
+      if (c < 0 || (!parse_special && candidates_[c].control)) continue;
+      const size_t length = at - start + 1;
+      if (length <= kMaskedLengths) {
+        lengths_at[start] |= uint64_t{1} << (length - 1);
+        lengths_seen |= uint64_t{1} << (length - 1);
+      } else {
+        long_matches.emplace_back(length, start);
+      }
     }
   }
-  if (occurrences.empty()) {
+  if (lengths_seen == 0 && long_matches.empty()) {
     fragments.push_back({kNoToken, text});
     return fragments;
   }
-  std::sort(occurrences.begin(), occurrences.end());
 
-  std::vector<bool> taken(text.size(), false);
-  std::vector<int32_t> starts_here(text.size(), -1);  // candidate taken at this byte
-  size_t i = 0;
-  while (i < occurrences.size()) {
-    const int32_t c = occurrences[i].first;
-    const size_t length = candidates_[c].length;
-    size_t free_from = 0;  // the next search starts after the previous place taken
-    for (; i < occurrences.size() && occurrences[i].first == c; ++i) {
-      const size_t start = occurrences[i].second;
-      if (start < free_from) continue;
-      bool free = true;
-      for (size_t k = start; k < start + length && free; ++k) free = !taken[k];
-      if (!free) continue;
-      std::fill(taken.begin() + static_cast<ptrdiff_t>(start),
-                taken.begin() + static_cast<ptrdiff_t>(start + length), true);
-      starts_here[start] = c;
-      free_from = start + length;
+  // Longest first; each place is taken when all its bytes are still free.
+  std::vector<bool> taken(n, false);
+  std::vector<int32_t> taken_at(n, -1);  // the candidate whose place starts at this byte
+  auto try_take = [&](size_t start, size_t length) {
+    for (size_t k = start; k < start + length; ++k) {
+      if (taken[k]) return;
+    }
+    std::fill(taken.begin() + static_cast<ptrdiff_t>(start),
+              taken.begin() + static_cast<ptrdiff_t>(start + length), true);
+    taken_at[start] = candidate_at(text, start, length);
+  };
+  std::sort(long_matches.begin(), long_matches.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  for (const auto& [length, start] : long_matches) try_take(start, length);
+  for (size_t length = kMaskedLengths; length >= 1; --length) {
+    const uint64_t bit = uint64_t{1} << (length - 1);
+    if ((lengths_seen & bit) == 0) continue;
+    for (size_t start = 0; start + length <= n; ++start) {
+      if ((lengths_at[start] & bit) != 0) try_take(start, length);
     }
   }
 
   size_t plain_begin = 0;
-  for (size_t at = 0; at < text.size();) {
-    const int32_t c = starts_here[at];
+  for (size_t at = 0; at < n;) {
+    const int32_t c = taken_at[at];
     if (c < 0) {
       ++at;
       continue;
@@ -96,7 +125,7 @@ std::vector<Fragment> SpecialTokenSplitter::split(std::string_view text, bool pa
     at += candidates_[c].length;
     plain_begin = at;
   }
-  if (plain_begin < text.size()) fragments.push_back({kNoToken, text.substr(plain_begin)});
+  if (plain_begin < n) fragments.push_back({kNoToken, text.substr(plain_begin)});
   return fragments;
 }
 

@@ -22,8 +22,9 @@ class SpecialTokenSplitter {
   explicit SpecialTokenSplitter(const Vocab& vocab);
 
   // Cuts `text` into plain text and special tokens. The reference's rule: tokens are taken
-  // longest first (equal lengths by id), each at every leftmost place, left to right, that lies
-  // wholly inside text no earlier token took.
+  // longest first, each at every place, left to right, that lies wholly inside text no earlier
+  // token took. (Among tokens of equal length the reference's order is unspecified; here the
+  // leftmost place wins.) Memory and time are linear in the text, whatever it repeats.
   std::vector<Fragment> split(std::string_view text, bool parse_special) const;
 
  private:
@@ -37,7 +38,10 @@ class SpecialTokenSplitter {
     bool control;  // control or unknown: only found when parse_special
   };
 
-  std::vector<Candidate> candidates_;  // longest first, then by id
+  // The candidate (index into candidates_) of exactly `length` bytes that starts text[start...].
+  int32_t candidate_at(std::string_view text, size_t start, size_t length) const;
+
+  std::vector<Candidate> candidates_;
   std::vector<Node> trie_;
 };
 

@@ -77,7 +77,8 @@ void expect_user_error(Fn&& fn, std::initializer_list<std::string> fragments) {
   ADD_FAILURE() << "expected a UserError, nothing was thrown";
 }
 
-std::string render(const std::string& source, const ordered_json& variables = ordered_json::object()) {
+std::string render(const std::string& source,
+                   const ordered_json& variables = ordered_json::object()) {
   return ChatTemplate(source).render(to_variables(variables));
 }
 
@@ -130,7 +131,8 @@ TEST(ChatTemplateModels, Gemma3MatchesJinja2) { check_model_goldens("gemma3"); }
 
 TEST(ChatTemplateModels, SmolLM2FromTheModelFile) {
   const std::filesystem::path model = models_folder() / "SmolLM2-135M-Instruct.Q4_1.gguf";
-  if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " is missing; run scripts/fetch-models.py";
+  if (!std::filesystem::exists(model))
+    GTEST_SKIP() << model << " is missing; run scripts/fetch-models.py";
   const ChatTemplate chat_template = ChatTemplate::from_gguf(gguf::GGUFFile::open(model.string()));
   EXPECT_EQ(chat_template.render({{"user", "Hi"}}, true, "<|im_start|>", "<|im_end|>"),
             "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
@@ -163,11 +165,14 @@ TEST(ChatTemplateFeatures, MatchJinja2) {
 }
 
 TEST(ChatTemplateFeatures, ScopingOfSetInLoopsAndNamespaces) {
-  EXPECT_EQ(render("{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfor %}{{ x }}"),
-            "231");
-  EXPECT_EQ(render("{% set ns = namespace(x=1) %}{% for i in [1, 2] %}{% set ns.x = ns.x + i %}{% endfor %}"
-                   "{{ ns.x }}"),
-            "4");
+  EXPECT_EQ(
+      render("{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfor %}{{ x }}"),
+      "231");
+  EXPECT_EQ(
+      render(
+          "{% set ns = namespace(x=1) %}{% for i in [1, 2] %}{% set ns.x = ns.x + i %}{% endfor %}"
+          "{{ ns.x }}"),
+      "4");
 }
 
 TEST(ChatTemplateFeatures, WhitespaceControlAsHuggingFace) {
@@ -191,8 +196,7 @@ TEST(ChatTemplateRefuses, SyntaxErrorsNameTheLineAndConstruct) {
                     {"syntax error at line 3", "'}}'"});
   expect_user_error([] { ChatTemplate("a\n{% for m in messages %}\n{{ m }}\n"); },
                     {"line 3", "'for' opened at line 2", "'endfor'"});
-  expect_user_error([] { ChatTemplate("{% if true %}\n{% endfor %}"); },
-                    {"line 2", "'endfor'"});
+  expect_user_error([] { ChatTemplate("{% if true %}\n{% endfor %}"); }, {"line 2", "'endfor'"});
   expect_user_error([] { ChatTemplate("\n\n{% include 'other.jinja' %}"); },
                     {"line 3", "'include'", "not supported"});
   expect_user_error([] { ChatTemplate("{% set x = %}"); }, {"line 1", "'set'"});
@@ -205,8 +209,7 @@ TEST(ChatTemplateRefuses, SyntaxErrorsNameTheLineAndConstruct) {
 TEST(ChatTemplateRefuses, RenderErrorsNameTheLine) {
   expect_user_error([] { render("ok\n{{ missing.attribute }}"); },
                     {"line 2", "'missing' is undefined"});
-  expect_user_error([] { render("\n\n{{ 'a' | no_such_filter }}"); },
-                    {"line 3", "no_such_filter"});
+  expect_user_error([] { render("\n\n{{ 'a' | no_such_filter }}"); }, {"line 3", "no_such_filter"});
   expect_user_error([] { render("{{ 'a' + 1 }}"); }, {"line 1", "concatenate"});
   expect_user_error([] { render("{% for a, b in [[1, 2, 3]] %}{% endfor %}"); },
                     {"too many values to unpack"});
@@ -218,21 +221,28 @@ TEST(ChatTemplateRefuses, RaiseExceptionCarriesTheMessage) {
       "{% if m.role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}\n"
       "{% endfor %}");
   EXPECT_NO_THROW(chat_template.render({{"user", "hi"}}, false, "", ""));
-  expect_user_error([&] { chat_template.render({{"system", "x"}}, false, "", ""); },
-                    {"System role not supported", "line 2"});
+  expect_user_error(
+      [&] {
+        chat_template.render({{"system", "x"}}, false, "", "");
+      },
+      {"System role not supported", "line 2"});
 }
 
 TEST(ChatTemplateRefuses, UnboundedLoops) {
   expect_user_error(
-      [] { render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"); },
+      [] {
+        render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}");
+      },
       {"steps"});
   // jinja2's sandbox refuses big ranges outright.
-  expect_user_error([] { render("{% for i in range(10000000) %}{% endfor %}"); }, {"Range too big"});
+  expect_user_error([] { render("{% for i in range(10000000) %}{% endfor %}"); },
+                    {"Range too big"});
   // Quadratic list building.
   expect_user_error(
       [] {
-        render("{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = ns.l + [i] %}"
-               "{% endfor %}");
+        render(
+            "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = ns.l + [i] %}"
+            "{% endfor %}");
       },
       {"steps"});
 }
@@ -243,12 +253,14 @@ TEST(ChatTemplateRefuses, UnboundedRecursion) {
   // Exponential but shallow: the step budget stops it.
   expect_user_error(
       [] {
-        render("{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
-               "{{ f(40) }}");
+        render(
+            "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+            "{{ f(40) }}");
       },
       {"steps"});
-  expect_user_error([] { ChatTemplate("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}"); },
-                    {"nests more than"});
+  expect_user_error(
+      [] { ChatTemplate("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}"); },
+      {"nests more than"});
   expect_user_error([] { ChatTemplate(std::string("{{ 1") + std::string(3000, '+') + " }}"); },
                     {"line 1"});
   std::string chain = "{{ x";
@@ -260,8 +272,9 @@ TEST(ChatTemplateRefuses, UnboundedRecursion) {
   // Values nested without bound, and a namespace holding itself.
   expect_user_error(
       [] {
-        render("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = [ns.l] %}"
-               "{% endfor %}");
+        render(
+            "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = [ns.l] %}"
+            "{% endfor %}");
       },
       {"nested more than"});
   expect_user_error([] { render("{% set ns = namespace() %}{% set ns.me = [ns] %}"); },
@@ -274,8 +287,9 @@ TEST(ChatTemplateRefuses, UnboundedOutput) {
   expect_user_error([] { render("{{ 'x' * 10000000000 }}"); }, {"size limit"});
   expect_user_error(
       [] {
-        render("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
-               "{% endfor %}");
+        render(
+            "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
+            "{% endfor %}");
       },
       {"size limit"});
   // Limits can be set per template.
@@ -284,8 +298,11 @@ TEST(ChatTemplateRefuses, UnboundedOutput) {
   limits.max_output_bytes = 10;
   small.set_limits(limits);
   EXPECT_EQ(small.render({{"user", "0123456789"}}, false, "", ""), "0123456789");
-  expect_user_error([&] { small.render({{"user", "0123456789"}, {"user", "x"}}, false, "", ""); },
-                    {"output would exceed the limit of 10 bytes"});
+  expect_user_error(
+      [&] {
+        small.render({{"user", "0123456789"}, {"user", "x"}}, false, "", "");
+      },
+      {"output would exceed the limit of 10 bytes"});
 }
 
 TEST(ChatTemplateRefuses, IntegerOverflow) {

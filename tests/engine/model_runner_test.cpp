@@ -149,10 +149,19 @@ struct Agreement {
 
 // Teacher-forced: the prompt and the reference's continuation in one pass; kiln's argmax at
 // each continuation position is compared with the reference's token.
-void teacher_forced(const std::string& device_name) {
+// `max_cases` and `max_positions` keep the OpenCL run short: PoCL runs the GPU-style kernels
+// (one work-group per output of the vocabulary projection) on the CPU, far slower than a GPU.
+void teacher_forced(const std::string& device_name, size_t max_cases = SIZE_MAX, size_t max_positions = SIZE_MAX) {
   REQUIRE_MODEL();
   std::string reference;
-  const std::vector<GoldenCase> cases = load_goldens(reference);
+  std::vector<GoldenCase> cases = load_goldens(reference);
+  if (cases.size() > max_cases) cases.resize(max_cases);
+  for (GoldenCase& c : cases) {
+    if (c.continuation.size() > max_positions) {
+      c.continuation.resize(max_positions);
+      c.top.resize(max_positions);
+    }
+  }
   if (cases.empty()) GTEST_SKIP() << "no goldens: run scripts/make_generation_goldens.py";
   auto device = runtime::open_device(device_name, 2);
   ModelOptions options;
@@ -190,7 +199,7 @@ void teacher_forced(const std::string& device_name) {
 }
 
 TEST(Parity, TeacherForcedCpu) { teacher_forced("cpu"); }
-TEST(Parity, TeacherForcedOpenCL) { teacher_forced("opencl"); }
+TEST(Parity, TeacherForcedOpenCL) { teacher_forced("opencl", 2, 16); }
 
 // Free-running: kiln's own greedy tokens, one forward per token, against the reference's; a
 // divergence must start at a close call.
@@ -229,7 +238,7 @@ TEST(Parity, FreeRunningGreedyCpu) {
 
 // Against the same model computed in float64 (scripts/make_f64_goldens.py): kiln's f32 logits
 // agree within a small absolute bound at every position, on both devices.
-void float64_reference(const std::string& device_name) {
+void float64_reference(const std::string& device_name, size_t max_cases = SIZE_MAX) {
   REQUIRE_MODEL();
   std::ifstream in(std::string(KILN_TEST_DATA) + "/generation/smollm2_f64.json");
   ASSERT_TRUE(in) << "tests/data/generation/smollm2_f64.json is missing: run scripts/make_f64_goldens.py";
@@ -241,7 +250,9 @@ void float64_reference(const std::string& device_name) {
   ModelRunner model(smollm2(), *device, options);
   double largest = 0;
   int positions = 0;
+  size_t case_count = 0;
   for (const auto& c : doc.at("cases")) {
+    if (case_count++ == max_cases) break;
     model.reset();
     const std::vector<int32_t> fed = c.at("fed").get<std::vector<int32_t>>();
     const std::vector<float> logits = model.forward(fed);
@@ -265,7 +276,7 @@ void float64_reference(const std::string& device_name) {
 }
 
 TEST(Parity, Float64ReferenceCpu) { float64_reference("cpu"); }
-TEST(Parity, Float64ReferenceOpenCL) { float64_reference("opencl"); }
+TEST(Parity, Float64ReferenceOpenCL) { float64_reference("opencl", 1); }
 
 }  // namespace
 }  // namespace kiln::engine

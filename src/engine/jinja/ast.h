@@ -41,13 +41,13 @@ enum class ExprKind {
 struct Expr {
   ExprKind kind = ExprKind::literal;
   int line = 0;
-  int depth = 1;              // of the tree under this node; the parser bounds it
-  Value value;                // literal
-  std::string name;           // name, get_attr, filter and test names; the binary operator
-  bool negated = false;       // test: `is not`
-  ExprPtr operand;            // get_attr, get_item, slice, call, filter, test, unary operators
-  std::vector<ExprPtr> items; // see ExprKind
-  std::vector<ExprPtr> keys;  // dict keys
+  int depth = 1;               // of the tree under this node; the parser bounds it
+  Value value;                 // literal
+  std::string name;            // name, get_attr, filter and test names; the binary operator
+  bool negated = false;        // test: `is not`
+  ExprPtr operand;             // get_attr, get_item, slice, call, filter, test, unary operators
+  std::vector<ExprPtr> items;  // see ExprKind
+  std::vector<ExprPtr> keys;   // dict keys
   std::vector<std::pair<std::string, ExprPtr>> kwargs;  // call, filter
   std::vector<std::string> ops;  // compare operators: == != < <= > >= in notin
 };
@@ -60,11 +60,11 @@ struct Target {
 };
 
 enum class StmtKind {
-  text,        // output `text`
-  print,       // {{ expr }}
-  if_,         // branches: if/elif conditions with bodies, then else_body
-  for_,        // for target in expr [if filter]: body, else_body
-  set,         // {% set target = expr %}
+  text,          // output `text`
+  print,         // {{ expr }}
+  if_,           // branches: if/elif conditions with bodies, then else_body
+  for_,          // for target in expr [if filter]: body, else_body
+  set,           // {% set target = expr %}
   set_block,     // {% set target [| filters] %}body{% endset %}
   macro,         // {% macro name(params) %}body{% endmacro %}
   filter_block,  // {% filter f %}body{% endfilter %}
@@ -85,7 +85,7 @@ struct Stmt {
   ExprPtr expr;       // print, for (the iterable), set; set_block and filter_block: the filter
                       // chain, whose innermost operand is null and stands for the body's output
   ExprPtr condition;  // for: the `if` filter
-  Target target;     // for, set, set_block
+  Target target;      // for, set, set_block
   std::vector<std::pair<ExprPtr, Body>> branches;  // if/elif
   Body body;
   Body else_body;

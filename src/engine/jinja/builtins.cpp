@@ -51,7 +51,8 @@ std::string object_name(const Value& value) { return fmt::format("'{}' object", 
 
 // a * b, saturating.
 size_t product(size_t a, size_t b) {
-  if (a != 0 && b > std::numeric_limits<size_t>::max() / a) return std::numeric_limits<size_t>::max();
+  if (a != 0 && b > std::numeric_limits<size_t>::max() / a)
+    return std::numeric_limits<size_t>::max();
   return a * b;
 }
 
@@ -71,7 +72,8 @@ class Bound {
     for (size_t i = 0; i < args.positional.size(); ++i) values_[i] = args.positional[i];
     for (const auto& [key, value] : args.keywords) {
       const auto it = std::find(names.begin(), names.end(), key);
-      if (it == names.end()) fail(fmt::format("{} got an unexpected keyword argument '{}'", what, key));
+      if (it == names.end())
+        fail(fmt::format("{} got an unexpected keyword argument '{}'", what, key));
       auto& slot = values_[static_cast<size_t>(it - names.begin())];
       if (slot) fail(fmt::format("{} got multiple values for argument '{}'", what, key));
       slot = value;
@@ -137,7 +139,8 @@ std::string py_strip(const std::string& text, const std::optional<std::string>& 
   }
   if (begin == end) return {};
   const size_t from = static_cast<size_t>(units[begin].data() - text.data());
-  const size_t to = static_cast<size_t>(units[end - 1].data() - text.data()) + units[end - 1].size();
+  const size_t to =
+      static_cast<size_t>(units[end - 1].data() - text.data()) + units[end - 1].size();
   return text.substr(from, to - from);
 }
 
@@ -185,9 +188,9 @@ std::string jinja_title(const std::string& text) {
   out.reserve(text.size());
   bool word_start = true;
   for (std::string_view unit : split_code_points(text)) {
-    const bool separator = (unit.size() == 1 && std::string_view("-({[<").find(unit[0]) !=
-                                                    std::string_view::npos) ||
-                           unit_is_space(unit);
+    const bool separator =
+        (unit.size() == 1 && std::string_view("-({[<").find(unit[0]) != std::string_view::npos) ||
+        unit_is_space(unit);
     if (separator) {
       out += unit;
       word_start = true;
@@ -209,8 +212,9 @@ std::string py_replace(const std::string& text, const std::string& old_text,
   if (old_text.empty()) {
     // Python inserts `new_text` before every character and at the end.
     const auto units = split_code_points(text);
-    budget.string_bytes(text.size() + product(new_text.size(), std::min<size_t>(units.size() + 1,
-                                                                                 static_cast<size_t>(count))));
+    budget.string_bytes(
+        text.size() +
+        product(new_text.size(), std::min<size_t>(units.size() + 1, static_cast<size_t>(count))));
     int64_t done = 0;
     for (std::string_view unit : units) {
       if (done < count) {
@@ -256,12 +260,14 @@ std::vector<Value> py_split(const std::string& text, const std::optional<std::st
         // The rest, with trailing whitespace removed.
         size_t end = units.size();
         while (end > i && unit_is_space(units[end - 1])) --end;
-        const size_t to = static_cast<size_t>(units[end - 1].data() - text.data()) + units[end - 1].size();
+        const size_t to =
+            static_cast<size_t>(units[end - 1].data() - text.data()) + units[end - 1].size();
         parts.emplace_back(text.substr(begin, to - begin));
         break;
       }
       while (i < units.size() && !unit_is_space(units[i])) ++i;
-      const size_t end = i == units.size() ? text.size() : static_cast<size_t>(units[i].data() - text.data());
+      const size_t end =
+          i == units.size() ? text.size() : static_cast<size_t>(units[i].data() - text.data());
       parts.emplace_back(text.substr(begin, end - begin));
       budget.steps(1);
     }
@@ -352,7 +358,8 @@ Value int_power(int64_t base, int64_t exponent) {
       if (__builtin_mul_overflow(result, base, &result)) return checked_int(true, 0, "**");
     }
     exponent >>= 1;
-    if (exponent > 0 && __builtin_mul_overflow(base, base, &base)) return checked_int(true, 0, "**");
+    if (exponent > 0 && __builtin_mul_overflow(base, base, &base))
+      return checked_int(true, 0, "**");
   }
   return Value(result);
 }
@@ -372,7 +379,8 @@ Value repeat(const Value& sequence, int64_t times, Budget& budget) {
   budget.steps(static_cast<int64_t>(std::min<size_t>(total, std::numeric_limits<int64_t>::max())));
   std::vector<Value> items;
   items.reserve(total);
-  for (size_t i = 0; i < count; ++i) items.insert(items.end(), list.items.begin(), list.items.end());
+  for (size_t i = 0; i < count; ++i)
+    items.insert(items.end(), list.items.begin(), list.items.end());
   return Value::list(std::move(items), list.is_tuple);
 }
 
@@ -429,7 +437,8 @@ std::string percent_format(const std::string& format, const Value& values, Budge
       case 'd':
       case 'i':
         if (!arg.is_number()) {
-          fail(fmt::format("%{} format: a real number is required, not {}", conversion, type_name(arg)));
+          fail(fmt::format("%{} format: a real number is required, not {}", conversion,
+                           type_name(arg)));
         }
         if (arg.is_float()) {
           const double d = std::trunc(arg.as_double());
@@ -443,7 +452,8 @@ std::string percent_format(const std::string& format, const Value& values, Budge
       case 'f':
       case 'F':
         if (!arg.is_number()) {
-          fail(fmt::format("%{} format: a real number is required, not {}", conversion, type_name(arg)));
+          fail(fmt::format("%{} format: a real number is required, not {}", conversion,
+                           type_name(arg)));
         }
         text = fmt::format("{:.{}f}", arg.as_double(), precision < 0 ? 6 : precision);
         numeric = true;
@@ -454,7 +464,8 @@ std::string percent_format(const std::string& format, const Value& values, Budge
       if (precision >= 0) {
         const auto units = split_code_points(text);
         if (units.size() > static_cast<size_t>(precision)) {
-          text = text.substr(0, static_cast<size_t>(units[static_cast<size_t>(precision)].data() - text.data()));
+          text = text.substr(
+              0, static_cast<size_t>(units[static_cast<size_t>(precision)].data() - text.data()));
         }
       }
     }
@@ -538,7 +549,8 @@ bool contains(const Value& container, const Value& item, Budget& budget) {
     case Value::Kind::string: {
       if (!item.is_string()) {
         if (item.is_undefined()) undefined_error(item);
-        fail(fmt::format("'in <string>' requires a string as left operand, not {}", type_name(item)));
+        fail(fmt::format("'in <string>' requires a string as left operand, not {}",
+                         type_name(item)));
       }
       const std::string& text = container.as_string();
       budget.work(product(text.size(), std::max<size_t>(1, item.as_string().size())));
@@ -563,7 +575,9 @@ bool contains(const Value& container, const Value& item, Budget& budget) {
 Value first_or_last(const Value& input, bool first, Budget& budget) {
   if (input.is_undefined()) return Value(Undefined{"the sequence is undefined"});
   const std::vector<Value> items = iterate(input, budget);
-  if (items.empty()) return Value(Undefined{fmt::format("No {} item, sequence was empty.", first ? "first" : "last")});
+  if (items.empty())
+    return Value(
+        Undefined{fmt::format("No {} item, sequence was empty.", first ? "first" : "last")});
   return first ? items.front() : items.back();
 }
 
@@ -609,7 +623,8 @@ std::optional<int64_t> parse_int(const Value& value, int64_t base) {
     if (c >= '0' && c <= '9') digit = c - '0';
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') digit = (c | 0x20) - 'a' + 10;
     if (digit < 0 || digit >= base) return std::nullopt;
-    if (__builtin_mul_overflow(result, base, &result) || __builtin_add_overflow(result, digit, &result)) {
+    if (__builtin_mul_overflow(result, base, &result) ||
+        __builtin_add_overflow(result, digit, &result)) {
       return std::nullopt;
     }
     any = true;
@@ -639,12 +654,13 @@ Value attribute_path(const Value& item, const std::string& path) {
   size_t pos = 0;
   while (pos <= path.size()) {
     const size_t dot = path.find('.', pos);
-    const std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-    const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) {
-      return c >= '0' && c <= '9';
-    });
-    current = numeric && part.size() < 18 ? get_item(current, Value(static_cast<int64_t>(std::stoll(part))))
-                                          : get_item(current, Value(part));
+    const std::string part =
+        path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(),
+                                                      [](char c) { return c >= '0' && c <= '9'; });
+    current = numeric && part.size() < 18
+                  ? get_item(current, Value(static_cast<int64_t>(std::stoll(part))))
+                  : get_item(current, Value(part));
     if (dot == std::string::npos) break;
     pos = dot + 1;
   }
@@ -653,8 +669,9 @@ Value attribute_path(const Value& item, const std::string& path) {
 
 Args rest_args(const Args& args, size_t skip) {
   Args rest;
-  rest.positional.assign(args.positional.begin() + static_cast<long>(std::min(skip, args.positional.size())),
-                         args.positional.end());
+  rest.positional.assign(
+      args.positional.begin() + static_cast<long>(std::min(skip, args.positional.size())),
+      args.positional.end());
   rest.keywords = args.keywords;
   return rest;
 }
@@ -681,7 +698,8 @@ Value select_items(std::string_view name, const Value& input, const Args& args, 
   if (!truthy(input)) return Value::list({});  // jinja2 checks `if value:` before iterating
   for (const Value& item : iterate(input, budget)) {
     const Value subject = by_attribute ? attribute_path(item, attribute) : item;
-    const bool match = test.empty() ? truthy(subject) : apply_test(test, subject, test_args, budget);
+    const bool match =
+        test.empty() ? truthy(subject) : apply_test(test, subject, test_args, budget);
     if (match == keep_matches) kept.push_back(item);
   }
   return Value::list(std::move(kept));
@@ -798,7 +816,8 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
            case Value::Kind::string:
              return Value(static_cast<int64_t>(count_code_points(input.as_string())));
            case Value::Kind::list: return Value(static_cast<int64_t>(input.as_list().items.size()));
-           case Value::Kind::dict: return Value(static_cast<int64_t>(input.as_dict().entries.size()));
+           case Value::Kind::dict:
+             return Value(static_cast<int64_t>(input.as_dict().entries.size()));
            default: fail(fmt::format("object of type '{}' has no len()", type_name(input)));
          }
        }},
@@ -818,9 +837,11 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
          // sort_keys=False).
          const Bound bound("filter 'tojson'", args,
                            {"ensure_ascii", "indent", "separators", "sort_keys"});
-         if (bound.has(0) && truthy(bound[0])) fail("filter 'tojson': ensure_ascii=True is not supported");
+         if (bound.has(0) && truthy(bound[0]))
+           fail("filter 'tojson': ensure_ascii=True is not supported");
          if (bound.has(2)) fail("filter 'tojson': separators= is not supported");
-         if (bound.has(3) && truthy(bound[3])) fail("filter 'tojson': sort_keys=True is not supported");
+         if (bound.has(3) && truthy(bound[3]))
+           fail("filter 'tojson': sort_keys=True is not supported");
          int indent = -1;
          if (bound.has(1)) {
            const int64_t requested = int_arg("filter 'tojson' indent", bound[1]);
@@ -842,7 +863,8 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
          std::string out;
          bool first = true;
          for (const Value& item : iterate(input, budget)) {
-           const std::string text = str_of(attribute ? attribute_path(item, *attribute) : item, budget);
+           const std::string text =
+               str_of(attribute ? attribute_path(item, *attribute) : item, budget);
            budget.string_bytes(out.size() + separator.size() + text.size());
            if (!first) out += separator;
            first = false;
@@ -898,8 +920,11 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
              !bound.present(0) ? std::string(4, ' ')
              : bound[0].is_string()
                  ? bound[0].as_string()
-                 : std::string(static_cast<size_t>(std::clamp<int64_t>(int_arg("filter 'indent' width", bound[0]), 0, 256)), ' ');
-         return Value(jinja_indent(str_of(input, budget), indentation, truthy(bound[1]), truthy(bound[2]), budget));
+                 : std::string(static_cast<size_t>(std::clamp<int64_t>(
+                                   int_arg("filter 'indent' width", bound[0]), 0, 256)),
+                               ' ');
+         return Value(jinja_indent(str_of(input, budget), indentation, truthy(bound[1]),
+                                   truthy(bound[2]), budget));
        }},
       {"reverse",
        [](const Value& input, const Args& args, Budget& budget) {
@@ -949,12 +974,14 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
          fail(fmt::format("bad operand type for abs(): '{}'", type_name(input)));
        }},
       {"map", map_items},
-      {"select", [](const Value& i, const Args& a, Budget& b) { return select_items("select", i, a, b); }},
-      {"reject", [](const Value& i, const Args& a, Budget& b) { return select_items("reject", i, a, b); }},
-      {"selectattr",
-       [](const Value& i, const Args& a, Budget& b) { return select_items("selectattr", i, a, b); }},
-      {"rejectattr",
-       [](const Value& i, const Args& a, Budget& b) { return select_items("rejectattr", i, a, b); }},
+      {"select",
+       [](const Value& i, const Args& a, Budget& b) { return select_items("select", i, a, b); }},
+      {"reject",
+       [](const Value& i, const Args& a, Budget& b) { return select_items("reject", i, a, b); }},
+      {"selectattr", [](const Value& i, const Args& a,
+                        Budget& b) { return select_items("selectattr", i, a, b); }},
+      {"rejectattr", [](const Value& i, const Args& a,
+                        Budget& b) { return select_items("rejectattr", i, a, b); }},
   };
   return *table;
 }
@@ -979,17 +1006,61 @@ const std::map<std::string, TestFn, std::less<>>& tests() {
     Bound(fmt::format("test '{}'", name), args, {});
   };
   static const auto* table = new std::map<std::string, TestFn, std::less<>>{
-      {"defined", [=](const Value& v, const Args& a, Budget&) { no_args("defined", a); return !v.is_undefined(); }},
-      {"undefined", [=](const Value& v, const Args& a, Budget&) { no_args("undefined", a); return v.is_undefined(); }},
-      {"none", [=](const Value& v, const Args& a, Budget&) { no_args("none", a); return v.is_none(); }},
-      {"string", [=](const Value& v, const Args& a, Budget&) { no_args("string", a); return v.is_string(); }},
-      {"number", [=](const Value& v, const Args& a, Budget&) { no_args("number", a); return v.is_number(); }},
-      {"integer", [=](const Value& v, const Args& a, Budget&) { no_args("integer", a); return v.is_int(); }},
-      {"float", [=](const Value& v, const Args& a, Budget&) { no_args("float", a); return v.is_float(); }},
-      {"boolean", [=](const Value& v, const Args& a, Budget&) { no_args("boolean", a); return v.is_bool(); }},
-      {"true", [=](const Value& v, const Args& a, Budget&) { no_args("true", a); return v.is_bool() && v.as_bool(); }},
-      {"false", [=](const Value& v, const Args& a, Budget&) { no_args("false", a); return v.is_bool() && !v.as_bool(); }},
-      {"mapping", [=](const Value& v, const Args& a, Budget&) { no_args("mapping", a); return v.is_dict(); }},
+      {"defined",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("defined", a);
+         return !v.is_undefined();
+       }},
+      {"undefined",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("undefined", a);
+         return v.is_undefined();
+       }},
+      {"none",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("none", a);
+         return v.is_none();
+       }},
+      {"string",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("string", a);
+         return v.is_string();
+       }},
+      {"number",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("number", a);
+         return v.is_number();
+       }},
+      {"integer",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("integer", a);
+         return v.is_int();
+       }},
+      {"float",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("float", a);
+         return v.is_float();
+       }},
+      {"boolean",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("boolean", a);
+         return v.is_bool();
+       }},
+      {"true",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("true", a);
+         return v.is_bool() && v.as_bool();
+       }},
+      {"false",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("false", a);
+         return v.is_bool() && !v.as_bool();
+       }},
+      {"mapping",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("mapping", a);
+         return v.is_dict();
+       }},
       {"iterable",
        [=](const Value& v, const Args& a, Budget&) {
          no_args("iterable", a);
@@ -1000,7 +1071,11 @@ const std::map<std::string, TestFn, std::less<>>& tests() {
          no_args("sequence", a);
          return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();
        }},
-      {"callable", [=](const Value& v, const Args& a, Budget&) { no_args("callable", a); return v.is_callable(); }},
+      {"callable",
+       [=](const Value& v, const Args& a, Budget&) {
+         no_args("callable", a);
+         return v.is_callable();
+       }},
       {"lower",
        [=](const Value& v, const Args& a, Budget& b) {
          no_args("lower", a);
@@ -1038,7 +1113,8 @@ const std::map<std::string, TestFn, std::less<>>& tests() {
          // Python's `is`: singletons by value, objects by identity.
          if (v.is_none() || other.is_none()) return v.is_none() && other.is_none();
          if (v.is_bool() && other.is_bool()) return v.as_bool() == other.as_bool();
-         if (v.is_namespace() && other.is_namespace()) return &v.as_namespace() == &other.as_namespace();
+         if (v.is_namespace() && other.is_namespace())
+           return &v.as_namespace() == &other.as_namespace();
          if (v.is_list() && other.is_list()) return &v.as_list() == &other.as_list();
          if (v.is_dict() && other.is_dict()) return &v.as_dict() == &other.as_dict();
          return false;
@@ -1060,8 +1136,8 @@ const std::map<std::string, TestFn, std::less<>>& tests() {
 
 const std::map<std::string, std::string, std::less<>>& test_aliases() {
   static const auto* table = new std::map<std::string, std::string, std::less<>>{
-      {"equalto", "=="}, {"eq", "=="}, {"ne", "!="}, {"lt", "<"}, {"lessthan", "<"},
-      {"le", "<="}, {"gt", ">"}, {"greaterthan", ">"}, {"ge", ">="}};
+      {"equalto", "=="}, {"eq", "=="}, {"ne", "!="},         {"lt", "<"}, {"lessthan", "<"},
+      {"le", "<="},      {"gt", ">"},  {"greaterthan", ">"}, {"ge", ">="}};
   return *table;
 }
 
@@ -1074,8 +1150,8 @@ std::string_view resolve(std::string_view name,
 // ---- methods ----
 
 constexpr std::string_view kStringMethods[] = {
-    "strip", "lstrip", "rstrip", "startswith", "endswith", "split", "upper", "lower",
-    "replace", "title", "capitalize", "find", "count", "join",
+    "strip", "lstrip",  "rstrip", "startswith", "endswith", "split", "upper",
+    "lower", "replace", "title",  "capitalize", "find",     "count", "join",
 };
 constexpr std::string_view kDictMethods[] = {"items", "keys", "values", "get"};
 
@@ -1110,7 +1186,8 @@ Value call_string_method(const std::string& name, const std::string& text, const
   if (name == "replace") {
     const Bound bound(what, args, {"old", "new", "count"}, 2);
     const int64_t count = bound.has(2) ? int_arg(what, bound[2]) : -1;
-    return Value(py_replace(text, string_arg(what, bound[0]), string_arg(what, bound[1]), count, budget));
+    return Value(
+        py_replace(text, string_arg(what, bound[0]), string_arg(what, bound[1]), count, budget));
   }
   if (name == "find" || name == "count") {
     const Bound bound(what, args, {"sub"}, 1);
@@ -1119,11 +1196,13 @@ Value call_string_method(const std::string& name, const std::string& text, const
     if (name == "find") {
       const size_t found = text.find(needle);
       if (found == std::string::npos) return Value(-1);
-      return Value(static_cast<int64_t>(count_code_points(std::string_view(text).substr(0, found))));
+      return Value(
+          static_cast<int64_t>(count_code_points(std::string_view(text).substr(0, found))));
     }
     if (needle.empty()) return Value(static_cast<int64_t>(count_code_points(text) + 1));
     int64_t count = 0;
-    for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + needle.size())) {
+    for (size_t pos = text.find(needle); pos != std::string::npos;
+         pos = text.find(needle, pos + needle.size())) {
       ++count;
     }
     return Value(count);
@@ -1144,7 +1223,8 @@ Value call_string_method(const std::string& name, const std::string& text, const
   fail(fmt::format("'str' object has no attribute '{}'", name));
 }
 
-Value call_dict_method(const std::string& name, const Dict& dict, const Args& args, Budget& budget) {
+Value call_dict_method(const std::string& name, const Dict& dict, const Args& args,
+                       Budget& budget) {
   const std::string what = fmt::format("dict.{}()", name);
   if (name == "get") {
     const Bound bound(what, args, {"key", "default"}, 1);
@@ -1190,7 +1270,8 @@ Value call_range(const Args& args, Budget& budget) {
   const long double length = step > 0 ? (static_cast<long double>(stop) - start + step - 1) / step
                                       : (static_cast<long double>(start) - stop - step - 1) / -step;
   if (length > kMaxRange) {
-    fail(fmt::format("Range too big. The sandbox blocks ranges larger than MAX_RANGE ({}).", kMaxRange));
+    fail(fmt::format("Range too big. The sandbox blocks ranges larger than MAX_RANGE ({}).",
+                     kMaxRange));
   }
   std::vector<Value> items;
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) items.emplace_back(i);
@@ -1201,7 +1282,8 @@ Value call_range(const Args& args, Budget& budget) {
 Value make_dict_from_keywords(std::string_view what, const Args& args, bool forbid_namespaces) {
   Dict dict;
   for (const Value& positional : args.positional) {
-    if (!positional.is_dict()) fail(fmt::format("{} takes only a dict as positional argument", what));
+    if (!positional.is_dict())
+      fail(fmt::format("{} takes only a dict as positional argument", what));
     for (const auto& [key, value] : positional.as_dict().entries) dict.set(key, value);
   }
   if (args.positional.size() > 1) fail(fmt::format("{} takes at most 1 positional argument", what));
@@ -1276,8 +1358,8 @@ Value bound_method(const Value& receiver, std::string_view name) {
     method->receiver = receiver;
     return Value(std::shared_ptr<const Callable>(std::move(method)));
   };
-  if (receiver.is_string() &&
-      std::find(std::begin(kStringMethods), std::end(kStringMethods), name) != std::end(kStringMethods)) {
+  if (receiver.is_string() && std::find(std::begin(kStringMethods), std::end(kStringMethods),
+                                        name) != std::end(kStringMethods)) {
     return bind();
   }
   if (receiver.is_dict() &&
@@ -1333,7 +1415,8 @@ Value get_item(const Value& object, const Value& key) {
         int64_t index = key.as_int();
         const auto size = static_cast<int64_t>(units.size());
         if (index < 0) index += size;
-        if (index >= 0 && index < size) return Value(std::string(units[static_cast<size_t>(index)]));
+        if (index >= 0 && index < size)
+          return Value(std::string(units[static_cast<size_t>(index)]));
       } else if (key.is_string()) {
         return bound_method(object, key.as_string());
       }
@@ -1356,7 +1439,8 @@ Value get_slice(const Value& object, const Value& start, const Value& stop, cons
     const auto units = split_code_points(object.as_string());
     budget.work(object.as_string().size());
     std::string out;
-    for (size_t i : slice_indices(static_cast<int64_t>(units.size()), start, stop, step)) out += units[i];
+    for (size_t i : slice_indices(static_cast<int64_t>(units.size()), start, stop, step))
+      out += units[i];
     return Value(std::move(out));
   }
   if (object.is_list()) {
@@ -1432,11 +1516,13 @@ Value binary_op(std::string_view op, const Value& left, const Value& right, Budg
   }
   if (op == "//" || op == "%") {
     if (!numbers) {
-      if (op == "%" && left.is_string()) return Value(percent_format(left.as_string(), right, budget));
+      if (op == "%" && left.is_string())
+        return Value(percent_format(left.as_string(), right, budget));
       operand_error(op, left, right);
     }
     if (any_float) {
-      if (right.as_double() == 0.0) fail(op == "//" ? "float floor division by zero" : "float modulo");
+      if (right.as_double() == 0.0)
+        fail(op == "//" ? "float floor division by zero" : "float modulo");
       const auto [div, mod] = float_divmod(left.as_double(), right.as_double());
       return Value(op == "//" ? div : mod);
     }
@@ -1515,7 +1601,8 @@ bool has_filter(std::string_view name) {
 
 Value apply_filter(std::string_view name, const Value& input, const Args& args, Budget& budget) {
   const auto it = filters().find(resolve(name, filter_aliases()));
-  if (it == filters().end()) fail(fmt::format("no filter named '{}'", name));
+  if (it == filters().end())
+    fail(fmt::format("filter '{}': no such filter in kiln's template engine", name));
   return it->second(input, args, budget);
 }
 
@@ -1523,7 +1610,8 @@ bool has_test(std::string_view name) { return tests().count(resolve(name, test_a
 
 bool apply_test(std::string_view name, const Value& input, const Args& args, Budget& budget) {
   const auto it = tests().find(resolve(name, test_aliases()));
-  if (it == tests().end()) fail(fmt::format("no test named '{}'", name));
+  if (it == tests().end())
+    fail(fmt::format("test '{}': no such test in kiln's template engine", name));
   return it->second(input, args, budget);
 }
 

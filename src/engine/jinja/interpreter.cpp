@@ -47,6 +47,13 @@ struct Macro : Callable {
 
 enum class Flow { next, break_loop, continue_loop };
 
+// `message` with the filter or test it came from named in front, unless it names it already.
+std::string naming(std::string_view what, const std::string& name, std::string_view message) {
+  const std::string label = fmt::format("{} '{}'", what, name);
+  if (message.find(label) != std::string_view::npos) return std::string(message);
+  return fmt::format("in {}: {}", label, message);
+}
+
 const char* construct_name(StmtKind kind) {
   switch (kind) {
     case StmtKind::text: return "text";
@@ -88,15 +95,18 @@ class Interpreter {
   class Frame {
    public:
     Frame(Interpreter& interpreter, int line, const char* construct = nullptr)
-        : interpreter_(interpreter), saved_line_(interpreter.line_),
-          saved_construct_(interpreter.construct_), exceptions_(std::uncaught_exceptions()) {
+        : interpreter_(interpreter),
+          saved_line_(interpreter.line_),
+          saved_construct_(interpreter.construct_),
+          exceptions_(std::uncaught_exceptions()) {
       interpreter_.line_ = line;
       if (construct != nullptr) interpreter_.construct_ = construct;
       interpreter_.budget_.steps(1);
       if (++interpreter_.depth_ > kMaxEvalDepth) {
-        throw EvalError(fmt::format("the template nests more than {} levels deep while rendering "
-                                    "(runaway macro recursion?)",
-                                    kMaxEvalDepth));
+        throw EvalError(
+            fmt::format("the template nests more than {} levels deep while rendering "
+                        "(runaway macro recursion?)",
+                        kMaxEvalDepth));
       }
     }
     ~Frame() {
@@ -118,8 +128,8 @@ class Interpreter {
 
   void emit(std::string& out, std::string_view text) {
     if (out.size() + text.size() > limits_.max_output_bytes) {
-      throw EvalError(fmt::format("the output would exceed the limit of {} bytes",
-                                  limits_.max_output_bytes));
+      throw EvalError(
+          fmt::format("the output would exceed the limit of {} bytes", limits_.max_output_bytes));
     }
     budget_.work(text.size());
     out += text;
@@ -220,12 +230,11 @@ class Interpreter {
       loop.entries.emplace_back("length", Value(length));
       loop.entries.emplace_back("depth", Value(1));
       loop.entries.emplace_back("depth0", Value(0));
-      loop.entries.emplace_back(
-          "previtem", i > 0 ? items[static_cast<size_t>(i - 1)]
-                            : Value(Undefined{"there is no previous item"}));
-      loop.entries.emplace_back(
-          "nextitem", i + 1 < length ? items[static_cast<size_t>(i + 1)]
-                                     : Value(Undefined{"there is no next item"}));
+      loop.entries.emplace_back("previtem", i > 0 ? items[static_cast<size_t>(i - 1)]
+                                                  : Value(Undefined{"there is no previous item"}));
+      loop.entries.emplace_back("nextitem", i + 1 < length
+                                                ? items[static_cast<size_t>(i + 1)]
+                                                : Value(Undefined{"there is no next item"}));
       budget_.steps(static_cast<int64_t>(loop.entries.size()));  // as for any dict built
       iteration->vars.set("loop", Value::dict(std::move(loop)));
       if (exec_body(stmt.body, iteration, out) == Flow::break_loop) break;
@@ -284,7 +293,8 @@ class Interpreter {
     Args args;
     args.positional.reserve(expr.items.size());
     for (const ExprPtr& item : expr.items) args.positional.push_back(eval(*item, scope));
-    for (const auto& [name, value] : expr.kwargs) args.keywords.emplace_back(name, eval(*value, scope));
+    for (const auto& [name, value] : expr.kwargs)
+      args.keywords.emplace_back(name, eval(*value, scope));
     return args;
   }
 
@@ -341,7 +351,7 @@ class Interpreter {
         try {
           return apply_filter(expr.name, input, args, budget_);
         } catch (const EvalError& e) {
-          throw EvalError(fmt::format("in filter '{}': {}", expr.name, e.what()));
+          throw EvalError(naming("filter", expr.name, e.what()));
         }
       }
       case ExprKind::test: {
@@ -350,7 +360,7 @@ class Interpreter {
         try {
           return Value(apply_test(expr.name, input, args, budget_) != expr.negated);
         } catch (const EvalError& e) {
-          throw EvalError(fmt::format("in test '{}': {}", expr.name, e.what()));
+          throw EvalError(naming("test", expr.name, e.what()));
         }
       }
       case ExprKind::negate:
@@ -359,7 +369,8 @@ class Interpreter {
         if (operand.is_undefined()) undefined_error(operand);
         if (!operand.is_number()) {
           throw EvalError(fmt::format("bad operand type for unary {}: '{}'",
-                                      expr.kind == ExprKind::negate ? "-" : "+", type_name(operand)));
+                                      expr.kind == ExprKind::negate ? "-" : "+",
+                                      type_name(operand)));
         }
         if (expr.kind == ExprKind::plus) {
           return operand.is_float() ? operand : Value(operand.as_int());
@@ -435,8 +446,8 @@ class Interpreter {
     const Stmt& definition = *macro.definition;
     const auto& params = definition.params;
     if (args.positional.size() > params.size()) {
-      throw EvalError(fmt::format("macro '{}' takes not more than {} argument(s)", macro.name,
-                                  params.size()));
+      throw EvalError(
+          fmt::format("macro '{}' takes not more than {} argument(s)", macro.name, params.size()));
     }
     const ScopePtr scope = child_of(closure);
     std::vector<bool> given(params.size(), false);
@@ -451,7 +462,8 @@ class Interpreter {
         throw EvalError(fmt::format("macro '{}' takes no keyword argument '{}'", macro.name, name));
       }
       if (given[index]) {
-        throw EvalError(fmt::format("macro '{}' got multiple values for argument '{}'", macro.name, name));
+        throw EvalError(
+            fmt::format("macro '{}' got multiple values for argument '{}'", macro.name, name));
       }
       scope->vars.set(name, value);
       given[index] = true;

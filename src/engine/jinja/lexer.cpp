@@ -37,7 +37,8 @@ size_t leading_space(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     const auto units = split_code_points(text.substr(pos, 4));
-    if (!is_python_space(decode_code_point(units[0])) || (units[0].size() == 1 && units[0][0] & 0x80)) {
+    if (!is_python_space(decode_code_point(units[0])) ||
+        (units[0].size() == 1 && units[0][0] & 0x80)) {
       break;
     }
     pos += units[0].size();
@@ -169,8 +170,8 @@ class Lexer {
       // Only when the tag's line starts inside this text (or the text starts a line), and only
       // spaces and tabs stand between the line's start and the tag.
       const size_t newline = text.rfind('\n');
-      const bool starts_line = newline != std::string_view::npos || start == 0 ||
-                               source_[start - 1] == '\n';
+      const bool starts_line =
+          newline != std::string_view::npos || start == 0 || source_[start - 1] == '\n';
       const size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
       if (starts_line && std::all_of(text.begin() + static_cast<long>(line_start), text.end(),
                                      [](char c) { return c == ' ' || c == '\t'; })) {
@@ -247,7 +248,8 @@ class Lexer {
   bool try_lex_raw(size_t tag) {
     size_t p = pos_;
     p += leading_space(std::string_view(source_).substr(p));
-    if (source_.compare(p, 3, "raw") != 0 || (p + 3 < source_.size() && is_name_char(source_[p + 3]))) {
+    if (source_.compare(p, 3, "raw") != 0 ||
+        (p + 3 < source_.size() && is_name_char(source_[p + 3]))) {
       return false;
     }
     p += 3;
@@ -450,7 +452,8 @@ class Lexer {
       const size_t start = pos_;
       int64_t value = 0;
       while (pos_ < source_.size() && is_digit(source_[pos_])) {
-        if (value > (std::numeric_limits<int64_t>::max() - 9) / 10) fail(start, "integer literal too large");
+        if (value > (std::numeric_limits<int64_t>::max() - 9) / 10)
+          fail(start, "integer literal too large");
         value = value * 10 + (source_[pos_++] - '0');
       }
       Token token;
@@ -479,7 +482,8 @@ class Lexer {
       lex_string();
       return;
     }
-    static constexpr std::array<std::string_view, 6> kTwoChar = {"//", "**", "==", "!=", ">=", "<="};
+    static constexpr std::array<std::string_view, 6> kTwoChar = {
+        "//", "**", "==", "!=", ">=", "<="};
     for (std::string_view op : kTwoChar) {
       if (source_.compare(pos_, 2, op) == 0) {
         push(TokenKind::op, std::string(op), line_at(pos_));

@@ -23,11 +23,11 @@ enum class TokenKind {
   block_begin,     // {%
   block_end,       // %}
   name,
-  string,   // `text` holds the unescaped value
-  integer,  // `integer` holds the value
-  floating, // `floating` holds the value
-  op,       // `text` holds the operator
-  end,      // end of the template
+  string,    // `text` holds the unescaped value
+  integer,   // `integer` holds the value
+  floating,  // `floating` holds the value
+  op,        // `text` holds the operator
+  end,       // end of the template
 };
 
 struct Token {

@@ -243,7 +243,8 @@ class Parser {
     } else if (std::find(std::begin(kUnsupportedStatements), std::end(kUnsupportedStatements),
                          name) != std::end(kUnsupportedStatements)) {
       construct_ = outer_construct;
-      fail(token, fmt::format("the '{}' statement is not supported by kiln's template engine", name));
+      fail(token,
+           fmt::format("the '{}' statement is not supported by kiln's template engine", name));
     } else {
       construct_ = outer_construct;
       fail(token, fmt::format("unknown statement '{}'", name));
@@ -427,7 +428,8 @@ class Parser {
       items.push_back(parse_expression(with_conditional));
     }
     if (!is_tuple) {
-      if (items.empty()) fail(current(), fmt::format("expected an expression, found {}", describe(current())));
+      if (items.empty())
+        fail(current(), fmt::format("expected an expression, found {}", describe(current())));
       return std::move(items[0]);
     }
     ExprPtr tuple = make(ExprKind::tuple, line);
@@ -699,7 +701,8 @@ class Parser {
         parts.emplace_back();
         continue;
       }
-      if (parts.back()) fail(current(), fmt::format("expected ':' or ']', found {}", describe(current())));
+      if (parts.back())
+        fail(current(), fmt::format("expected ':' or ']', found {}", describe(current())));
       parts.back() = parse_expression(true);
       if (!is_slice && at_op(",")) {
         fail(current(), "subscripts with several indices are not supported");
@@ -728,13 +731,15 @@ class Parser {
       if (!first) expect_op(",");
       first = false;
       if (at_op(")")) break;
-      if (at_op("*") || at_op("**")) fail(current(), "'*args' and '**kwargs' in calls are not supported");
+      if (at_op("*") || at_op("**"))
+        fail(current(), "'*args' and '**kwargs' in calls are not supported");
       if (current().kind == TokenKind::name && peek().kind == TokenKind::op && peek().text == "=") {
         std::string name = advance().text;
         advance();  // =
         node.kwargs.emplace_back(std::move(name), parse_expression(true));
       } else {
-        if (!node.kwargs.empty()) fail(current(), "a positional argument follows a keyword argument");
+        if (!node.kwargs.empty())
+          fail(current(), "a positional argument follows a keyword argument");
         node.items.push_back(parse_expression(true));
       }
     }

@@ -249,7 +249,8 @@ uint32_t decode_code_point(std::string_view unit) {
   const auto lead = static_cast<uint8_t>(unit[0]);
   if (unit.size() == 1) return lead;
   uint32_t cpt = lead & (0x7F >> unit.size());
-  for (size_t i = 1; i < unit.size(); ++i) cpt = (cpt << 6) | (static_cast<uint8_t>(unit[i]) & 0x3F);
+  for (size_t i = 1; i < unit.size(); ++i)
+    cpt = (cpt << 6) | (static_cast<uint8_t>(unit[i]) & 0x3F);
   return cpt;
 }
 

@@ -128,7 +128,9 @@ class Value {
   const List& as_list() const { return *std::get<std::shared_ptr<const List>>(storage_); }
   const Dict& as_dict() const { return *std::get<std::shared_ptr<const Dict>>(storage_); }
   Namespace& as_namespace() const { return *std::get<std::shared_ptr<Namespace>>(storage_); }
-  const Callable& as_callable() const { return *std::get<std::shared_ptr<const Callable>>(storage_); }
+  const Callable& as_callable() const {
+    return *std::get<std::shared_ptr<const Callable>>(storage_);
+  }
   const std::shared_ptr<const Callable>& callable_ptr() const {
     return std::get<std::shared_ptr<const Callable>>(storage_);
   }
@@ -136,8 +138,7 @@ class Value {
  private:
   // Strings are shared: templates read the same message content many times.
   std::variant<Undefined, None, bool, int64_t, double, std::shared_ptr<const std::string>,
-               std::shared_ptr<const List>,
-               std::shared_ptr<const Dict>, std::shared_ptr<Namespace>,
+               std::shared_ptr<const List>, std::shared_ptr<const Dict>, std::shared_ptr<Namespace>,
                std::shared_ptr<const Callable>>
       storage_;
 };
@@ -152,7 +153,7 @@ bool truthy(const Value& value);
 bool equals(const Value& a, const Value& b);
 
 // Python's ordering for `<`: numbers with numbers, strings with strings, lists element-wise.
-// Returns <0, 0, >0; nullopt-like failure is reported by `ok = false` (a TypeError in Python).
+// Returns <0, 0 or >0; values Python cannot order (a TypeError there) set `ok` to false.
 int compare(const Value& a, const Value& b, bool& ok);
 
 // `str(value)` as Jinja prints it (`{{ value }}`); Undefined prints as "". Throws EvalError when
