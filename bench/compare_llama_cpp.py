@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Side-by-side decode and prefill speed of kiln and llama.cpp (llama-cpp-python) on the same
+GGUF file and thread count, in one run, reported as a ratio with achieved weight bandwidth.
+
+  pip install llama-cpp-python
+  bench/compare_llama_cpp.py [--model FILE] [--threads N] [--tokens N] [--kiln build/tools/kiln/kiln]
+
+Decode reads every weight once per token, so bytes of weights / time per token is the achieved
+bandwidth; compare it with the machine's measured memory bandwidth.
+"""
+import argparse
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+
+
+def kiln_run(kiln: str, model: str, threads: int, tokens: int) -> tuple[float, float]:
+    result = subprocess.run([kiln, "run", "-m", model, "-p", PROMPT, "-n", str(tokens), "--temp", "0", "-t", str(threads)],
+                            capture_output=True, text=True, check=True)
+    m = re.search(r"prompt (\d+) tokens, ([\d.]+) tokens/s \| generation (\d+) tokens, ([\d.]+) tokens/s", result.stderr)
+    if not m:
+        raise SystemExit(f"no timings line from kiln: {result.stderr[-400:]}")
+    return float(m.group(2)), float(m.group(4))
+
+
+def llama_cpp_run(model: str, threads: int, tokens: int) -> tuple[float, float]:
+    from llama_cpp import Llama
+    llm = Llama(model_path=model, n_ctx=512, n_threads=threads, n_threads_batch=threads, verbose=False)
+    ids = llm.tokenize(PROMPT.encode(), add_bos=llm.metadata.get("tokenizer.ggml.add_bos_token") == "true")
+    start = time.perf_counter()
+    llm.eval(ids)
+    prefill = len(ids) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    token = llm.sample(temp=0)
+    for _ in range(tokens):
+        llm.eval([token])
+        token = llm.sample(temp=0)
+    decode = tokens / (time.perf_counter() - start)
+    return prefill, decode
+
+
+def main() -> None:
+    models = Path(os.environ.get("KILN_MODELS") or Path.home() / ".cache/kiln/models")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(models / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--kiln", default=str(Path(__file__).resolve().parent.parent / "build/tools/kiln/kiln"))
+    args = parser.parse_args()
+    weight_bytes = Path(args.model).stat().st_size
+    kiln_prefill, kiln_decode = kiln_run(args.kiln, args.model, args.threads, args.tokens)
+    ref_prefill, ref_decode = llama_cpp_run(args.model, args.threads, args.tokens)
+    print(f"model {Path(args.model).name}, {args.threads} threads, {args.tokens} tokens")
+    print(f"{'':10} {'prefill tok/s':>14} {'decode tok/s':>13} {'decode GB/s':>12}")
+    for name, p, d in (("kiln", kiln_prefill, kiln_decode), ("llama.cpp", ref_prefill, ref_decode)):
+        print(f"{name:10} {p:14.1f} {d:13.1f} {d * weight_bytes / 1e9:12.2f}")
+    print(f"kiln / llama.cpp: prefill {kiln_prefill / ref_prefill:.2f}x, decode {kiln_decode / ref_decode:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
