@@ -19,7 +19,8 @@ PROMPT = "Write a short story about a lighthouse keeper who finds a message in a
 
 
 def kiln_run(kiln: str, model: str, threads: int, tokens: int) -> tuple[float, float]:
-    result = subprocess.run([kiln, "run", "-m", model, "-p", PROMPT, "-n", str(tokens), "--temp", "0", "-t", str(threads)],
+    result = subprocess.run([kiln, "run", "-m", model, "-p", PROMPT, "-n", str(tokens), "--temp", "0", "-t", str(threads),
+                             "--ignore-eos"],
                             capture_output=True, text=True, check=True)
     m = re.search(r"prompt (\d+) tokens, ([\d.]+) tokens/s \| generation (\d+) tokens, ([\d.]+) tokens/s", result.stderr)
     if not m:

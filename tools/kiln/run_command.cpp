@@ -33,6 +33,7 @@ struct RunFlags {
   int threads = 0;
   std::string device = "cpu";
   bool chat = false;
+  bool ignore_eos = false;
   std::string system;
 };
 
@@ -97,7 +98,7 @@ std::string generate(Loaded& l, const std::vector<int32_t>& prompt, const RunFla
   const auto generate_start = Clock::now();
   for (int i = 0; i < flags.max_tokens; ++i) {
     const int32_t token = sampler.sample(logits, history);
-    if (l.tokenizer->is_end_of_generation(token)) break;
+    if (l.tokenizer->is_end_of_generation(token) && !flags.ignore_eos) break;
     history.push_back(token);
     ++stats.generated;
     const std::string piece = decoder.push(token);
@@ -221,6 +222,7 @@ void add_common_options(CLI::App* command, RunFlags& f) {
   command->add_option("-t,--threads", f.threads, "CPU threads (0: all cores)")->capture_default_str();
   command->add_option("--device", f.device, "cpu, opencl or opencl:N")->capture_default_str();
   command->add_option("--system", f.system, "System message for the chat template");
+  command->add_flag("--ignore-eos", f.ignore_eos, "Keep generating past end-of-generation tokens (for benchmarks)");
 }
 
 }  // namespace
