@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "support/expect_error.h"
 #include "engine/chat_template.h"
 #include "gguf/gguf_file.h"
 
@@ -58,24 +59,6 @@ jinja::Dict to_variables(const ordered_json& j) {
   return variables;
 }
 
-// Runs `fn`, which must throw a UserError whose message holds every fragment.
-template <typename Fn>
-void expect_user_error(Fn&& fn, std::initializer_list<std::string> fragments) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    const std::string message = e.what();
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(message.find(fragment), std::string::npos)
-          << "message: " << message << "\nmissing: " << fragment;
-    }
-    return;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected a UserError, got: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << "expected a UserError, nothing was thrown";
-}
 
 std::string render(const std::string& source,
                    const ordered_json& variables = ordered_json::object()) {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "support/expect_error.h"
 #include "engine/tokenizer.h"
 #include "engine/utf8.h"
 #include "gguf/gguf_file.h"
@@ -364,23 +365,6 @@ TEST(TokenizerSpecial, Gemma3TurnsBosAndUserDefinedTokens) {
 
 // --- Files that must be refused ---------------------------------------------------------------
 
-template <typename Fn>
-void expect_user_error(Fn&& fn, std::initializer_list<std::string> fragments) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    const std::string message = e.what();
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(message.find(fragment), std::string::npos)
-          << "message: " << message << "\nmissing: " << fragment;
-    }
-    return;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected a UserError, got: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << "expected a UserError, nothing was thrown";
-}
 
 // A byte-level BPE vocabulary small enough to reason about: the 256 byte characters, a few
 // merges, a control token and a user-defined one.

@@ -2,7 +2,7 @@
 // calls it refuses with a message that names the op.
 #include <gtest/gtest.h>
 
-#include "expect_error.h"
+#include "support/expect_error.h"
 #include "graph/builder.h"
 #include "graph/ops.h"
 

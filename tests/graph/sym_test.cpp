@@ -6,7 +6,7 @@
 #include <functional>
 
 #include "base/error.h"
-#include "expect_error.h"
+#include "support/expect_error.h"
 
 namespace kiln::graph {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "base/error.h"
 
-namespace kiln::graph {
+namespace kiln {
 
 template <typename Fn>
 void expect_user_error(Fn&& fn, std::initializer_list<std::string> fragments) {
@@ -29,4 +29,4 @@ void expect_user_error(Fn&& fn, std::initializer_list<std::string> fragments) {
   ADD_FAILURE() << "expected a UserError, nothing was thrown";
 }
 
-}  // namespace kiln::graph
+}  // namespace kiln
