@@ -17,14 +17,14 @@ namespace ops = kernel::ops;
 
 // What one node becomes.
 struct GraphProgram::Step {
-  enum class Kind { Compute, Alias, RowsOf, RowsView } kind = Kind::Compute;
+  enum class Kind { Compute, Alias, InPlace, RowsView } kind = Kind::Compute;
   const CompiledOp* op = nullptr;
   std::unique_ptr<OpRunner> runner;
   std::map<std::string, ValueId> tensors;  // definition tensor name -> graph value
   std::map<std::string, SymExpr> sizes;    // definition size parameter -> graph expression
   ValueId output;
-  ValueId source;           // Alias / RowsOf: the value whose buffer this one shares
-  SymExpr first_row = 0;    // RowsOf, RowsView: the rows [first_row, ...) of source
+  ValueId source;           // Alias / InPlace: the value whose buffer this one shares
+  SymExpr first_row = 0;    // RowsView: the rows [first_row, ...) of source
   SymExpr row_bytes = 0;
   SymExpr rows = 0;         // RowsView: how many
 };
@@ -131,17 +131,24 @@ NodePlan plan_node(const Graph& g, const Node& n, const std::string& where) {
       p.sizes = {{"t", type(0).shape[0]}, {"h", type(0).shape[1]}, {"d", type(0).shape[2]}};
       break;
     }
-    case OpKind::attention:
+    case OpKind::attention: {
+      const bool paged = n.inputs.size() > 3;
       p.def = ops::attention(n.attrs.get_double("scale", where), n.attrs.get_double("softcap", where),
-                             n.attrs.get_bool("causal", where), n.attrs.get_int("window", where), type(1).dtype);
+                             n.attrs.get_bool("causal", where), n.attrs.get_int("window", where), type(1).dtype, paged);
       p.tensors = {{"q", n.inputs[0]}, {"k", n.inputs[1]}, {"v", n.inputs[2]}};
       p.sizes = {{"t", type(0).shape[0]}, {"h", type(0).shape[1]}, {"kh", type(1).shape[1]},
                  {"d", type(0).shape[2]}, {"s", type(1).shape[0]}};
+      if (paged) {
+        p.tensors["slots"] = n.inputs[3];
+        p.sizes["s"] = type(3).shape[0];
+        p.sizes["rows"] = type(1).shape[0];
+      }
       break;
+    }
     case OpKind::kv_write:
       p.def = ops::kv_write(type(0).dtype);
-      p.tensors = {{"x", n.inputs[1]}};
-      p.sizes = {{"t", type(1).shape[0]}, {"kh", type(1).shape[1]}, {"d", type(1).shape[2]}};
+      p.tensors = {{"x", n.inputs[1]}, {"slots", n.inputs[2]}};
+      p.sizes = {{"t", type(1).shape[0]}, {"kh", type(1).shape[1]}, {"d", type(1).shape[2]}, {"rows", type(0).shape[0]}};
       break;
     default:
       user_error("{}: the graph executor does not run '{}' yet", where, graph::op_name(n.op));
@@ -177,11 +184,9 @@ GraphProgram::GraphProgram(const Graph& graph, Target target, const std::functio
     } else {
       NodePlan plan = plan_node(graph_, n, where);
       if (n.op == OpKind::kv_write) {
-        // The new rows are written in place into the cache, which the node's result shares.
-        step->kind = Step::Kind::RowsOf;
+        // The new rows are scattered into the cache in place; the node's result is the cache.
+        step->kind = Step::Kind::InPlace;
         step->source = n.inputs[0];
-        step->first_row = n.attrs.get_sym("start", where);
-        step->row_bytes = row_bytes_of(graph_.type(n.inputs[0]));
       }
       const std::string key = kernel::to_string(plan.def);
       auto& compiled = compiled_[key];
@@ -249,27 +254,8 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
       const int64_t elements = graph::num_elements(graph_.type(step->output).shape).evaluate(symbols);
       std::map<std::string, runtime::Buffer*> tensors;
       for (const auto& [name, id] : step->tensors) tensors[name] = buffer_of.at(id.index);
-      if (step->kind == Step::Kind::RowsOf) {
-        runtime::Buffer* cache = buffer_of.at(step->source.index);
-        const int64_t row_bytes = step->row_bytes.evaluate(symbols);
-        const std::map<std::string, int64_t> sizes = [&] {
-          std::map<std::string, int64_t> s;
-          for (const auto& [name, e] : step->sizes) s[name] = e.evaluate(symbols);
-          return s;
-        }();
-        const int64_t rows = sizes.at("t");
-        const int64_t first = step->first_row.evaluate(symbols);
-        if ((first + rows) * row_bytes > static_cast<int64_t>(cache->bytes)) {
-          user_error("the KV cache holds {} positions; writing positions {}..{} runs past it (raise --ctx-size)",
-                     cache->bytes / row_bytes, first, first + rows - 1);
-        }
-        owned.push_back(device.view(*cache, static_cast<size_t>(first * row_bytes), static_cast<size_t>(rows * row_bytes)));
-        tensors["cache"] = &owned.back();
-        step->runner->run(tensors, sizes);
-        buffer_of[step->output.index] = cache;
-        continue;
-      }
       runtime::Buffer*& out = buffer_of[step->output.index];
+      if (step->kind == Step::Kind::InPlace) out = buffer_of.at(step->source.index);
       if (out == nullptr) {
         const size_t bytes = static_cast<size_t>(elements) * kernel::storage_type(graph_.type(step->output).dtype).bytes();
         owned.push_back(device.allocate(bytes));

@@ -1,5 +1,6 @@
 // A graph compiled for a target: every node becomes a compiled operator or, for views that
-// need no copy (reshape, a prefix slice, the rows kv_write fills), an alias of a buffer. One
+// need no copy (reshape, a slice of whole rows), an alias of a buffer; kv_write updates its
+// cache in place, and its result is the cache's buffer. One
 // program serves every binding of the graph's symbols (n_tokens, n_past, ...).
 //
 // No fusion or memory planning yet: each node's result gets its own buffer for the run.

@@ -4,10 +4,24 @@
 
 namespace kiln::engine {
 
-ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const ModelOptions& options)
-    : file_(gguf::GGUFFile::open(path)), device_(device), all_logits_(options.all_logits) {
+namespace {
+
+int64_t blocks_for(const ModelOptions& options) {
   if (options.ctx_size < 1) user_error("--ctx-size must be at least 1, got {}", options.ctx_size);
-  model_ = models::build_model_graph(file_, options.ctx_size, options.all_logits);
+  if (options.kv_block_size < 1) user_error("the KV block size must be at least 1, got {}", options.kv_block_size);
+  return (options.ctx_size + options.kv_block_size - 1) / options.kv_block_size;
+}
+
+}  // namespace
+
+ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const ModelOptions& options)
+    : file_(gguf::GGUFFile::open(path)),
+      device_(device),
+      ctx_size_(options.ctx_size),
+      kv_blocks_(blocks_for(options), options.kv_block_size),
+      all_logits_(options.all_logits) {
+  sequence_ = kv_blocks_.add_sequence();
+  model_ = models::build_model_graph(file_, kv_blocks_.rows(), options.all_logits);
   const compiler::Target target = device.name().rfind("opencl", 0) == 0 ? compiler::Target::OpenCL : compiler::Target::Cpu;
   program_ = std::make_unique<compiler::GraphProgram>(model_.graph, target, [&](size_t done, size_t total) {
     if (options.on_progress) options.on_progress("compiling", done, total);
@@ -33,7 +47,7 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
     if (options.on_progress) options.on_progress("loading weights", i + 1, g.weights.size());
   }
   const auto& c = model_.config;
-  const size_t cache_bytes = static_cast<size_t>(options.ctx_size * c.n_head_kv * c.head_dim) * sizeof(float);
+  const size_t cache_bytes = static_cast<size_t>(kv_blocks_.rows() * c.n_head_kv * c.head_dim) * sizeof(float);
   cache_.reserve(2 * static_cast<size_t>(c.n_layer));
   for (int64_t l = 0; l < c.n_layer; ++l) {
     for (const char* kind : {"cache_k", "cache_v"}) {
@@ -50,6 +64,7 @@ ModelRunner::~ModelRunner() {
 
 void ModelRunner::rewind(int64_t n) {
   if (n < 0 || n > n_past_) user_error("cannot rewind to position {} (the cache holds {})", n, n_past_);
+  kv_blocks_.truncate(sequence_, n);
   n_past_ = n;
 }
 
@@ -65,28 +80,33 @@ std::vector<float> ModelRunner::forward(std::span<const int32_t> tokens) {
   }
   std::vector<int32_t> positions(tokens.size());
   for (int64_t i = 0; i < n; ++i) positions[static_cast<size_t>(i)] = static_cast<int32_t>(n_past_ + i);
+  kv_blocks_.reserve(sequence_, n_past_ + n);
+  const std::vector<int32_t> slots = kv_blocks_.slots(sequence_, 0, n_past_ + n);
   runtime::Buffer ids = device_.allocate(tokens.size() * sizeof(int32_t));
   runtime::Buffer pos = device_.allocate(positions.size() * sizeof(int32_t));
+  runtime::Buffer kv_slots = device_.allocate(slots.size() * sizeof(int32_t));
+  runtime::Buffer new_slots = device_.allocate(tokens.size() * sizeof(int32_t));
   const int64_t rows = all_logits_ ? n : 1;
   runtime::Buffer logits = device_.allocate(static_cast<size_t>(rows * vocab_size()) * sizeof(float));
   std::vector<float> out(static_cast<size_t>(rows * vocab_size()));
   try {
     device_.write(ids, tokens.data(), tokens.size() * sizeof(int32_t));
     device_.write(pos, positions.data(), positions.size() * sizeof(int32_t));
+    device_.write(kv_slots, slots.data(), slots.size() * sizeof(int32_t));
+    device_.write(new_slots, slots.data() + n_past_, tokens.size() * sizeof(int32_t));
     std::map<std::string, runtime::Buffer*> leaves = leaves_;
     leaves["tokens"] = &ids;
     leaves["positions"] = &pos;
+    leaves["kv_slots"] = &kv_slots;
+    leaves["new_slots"] = &new_slots;
     program_->run(device_, leaves, {{"n_tokens", n}, {"n_past", n_past_}}, {&logits});
     device_.read(out.data(), logits, out.size() * sizeof(float));
   } catch (...) {
-    device_.release(ids);
-    device_.release(pos);
-    device_.release(logits);
+    for (runtime::Buffer* b : {&ids, &pos, &kv_slots, &new_slots, &logits}) device_.release(*b);
+    kv_blocks_.truncate(sequence_, n_past_);
     throw;
   }
-  device_.release(ids);
-  device_.release(pos);
-  device_.release(logits);
+  for (runtime::Buffer* b : {&ids, &pos, &kv_slots, &new_slots, &logits}) device_.release(*b);
   n_past_ += n;
   return out;
 }

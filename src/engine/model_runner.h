@@ -1,6 +1,7 @@
 // A model loaded for inference on one device: the GGUF file (mmap'd), its graph compiled for
 // the device's target, the weights bound (on the CPU straight from the mapping, never copied),
-// and the KV cache. forward() feeds tokens at the next positions and returns their logits.
+// and the paged KV cache (runtime/kv_blocks.h: blocks of kv_block_size positions, enough for
+// ctx_size). forward() feeds tokens at the next positions and returns their logits.
 #pragma once
 
 #include <cstdint>
@@ -14,11 +15,13 @@
 #include "gguf/gguf_file.h"
 #include "models/llama.h"
 #include "runtime/device.h"
+#include "runtime/kv_blocks.h"
 
 namespace kiln::engine {
 
 struct ModelOptions {
   int64_t ctx_size = 2048;
+  int64_t kv_block_size = 16;  // positions per KV cache block
   bool all_logits = false;  // logits for every fed token, not just the last (teacher forcing)
   std::function<void(const std::string& stage, size_t done, size_t total)> on_progress;
 };
@@ -34,12 +37,15 @@ class ModelRunner {
   // (rows = tokens.size() with all_logits, else 1). Running past the context is a UserError
   // that leaves the cache as it was.
   std::vector<float> forward(std::span<const int32_t> tokens);
-  void reset() { n_past_ = 0; }
-  // Forgets everything after position n (to re-run a conversation's tail).
+  void reset() { rewind(0); }
+  // Forgets everything after position n (to re-run a conversation's tail); frees the cache
+  // blocks that held it.
   void rewind(int64_t n);
 
   int64_t n_past() const { return n_past_; }
-  int64_t ctx_size() const { return model_.ctx_size; }
+  int64_t ctx_size() const { return ctx_size_; }
+  // The KV cache blocks that hold this model's positions, in position order.
+  const std::vector<int64_t>& kv_block_table() const { return kv_blocks_.block_table(sequence_); }
   int64_t vocab_size() const { return model_.config.n_vocab; }
   const gguf::GGUFFile& file() const { return file_; }
   size_t kernel_count() const { return program_->kernel_count(); }
@@ -52,6 +58,9 @@ class ModelRunner {
   std::unique_ptr<compiler::GraphProgram> program_;
   std::vector<runtime::Buffer> weights_;
   std::vector<runtime::Buffer> cache_;
+  int64_t ctx_size_ = 0;
+  runtime::KvBlocks kv_blocks_;
+  runtime::KvBlocks::SequenceId sequence_ = 0;
   std::map<std::string, runtime::Buffer*> leaves_;
   bool all_logits_ = false;
   int64_t n_past_ = 0;

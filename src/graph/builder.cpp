@@ -178,16 +178,18 @@ ValueId GraphBuilder::softmax(ValueId x, double scale, std::optional<ValueId> ma
 }
 
 ValueId GraphBuilder::attention(ValueId q, ValueId k, ValueId v, double scale,
-                                const AttentionOptions& options) {
-  return op(OpKind::attention, {q, k, v},
+                                const AttentionOptions& options, std::optional<ValueId> slots) {
+  std::vector<ValueId> inputs = {q, k, v};
+  if (slots) inputs.push_back(*slots);
+  return op(OpKind::attention, std::move(inputs),
             {{"scale", scale},
              {"softcap", options.softcap},
              {"causal", options.causal},
              {"window", options.window}});
 }
 
-ValueId GraphBuilder::kv_write(ValueId cache, ValueId new_rows, const SymExpr& start) {
-  return op(OpKind::kv_write, {cache, new_rows}, {{"start", start}});
+ValueId GraphBuilder::kv_write(ValueId cache, ValueId new_rows, ValueId slots) {
+  return op(OpKind::kv_write, {cache, new_rows, slots});
 }
 
 ValueId GraphBuilder::reshape(ValueId x, Shape shape) {

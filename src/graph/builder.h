@@ -77,9 +77,11 @@ class GraphBuilder {
   ValueId rope(ValueId x, ValueId positions, const RopeOptions& options,
                std::optional<ValueId> freq_factors = std::nullopt);
   ValueId softmax(ValueId x, double scale = 1.0, std::optional<ValueId> mask = std::nullopt);
-  ValueId attention(ValueId q, ValueId k, ValueId v, double scale,
-                    const AttentionOptions& options = {});
-  ValueId kv_write(ValueId cache, ValueId new_rows, const SymExpr& start);
+  // With `slots` (paged KV): k and v are whole caches, and key position j is row slots[j].
+  ValueId attention(ValueId q, ValueId k, ValueId v, double scale, const AttentionOptions& options = {},
+                    std::optional<ValueId> slots = std::nullopt);
+  // The cache with row slots[i] replaced by new_rows[i]; it is updated in place.
+  ValueId kv_write(ValueId cache, ValueId new_rows, ValueId slots);
   ValueId reshape(ValueId x, Shape shape);
   ValueId permute(ValueId x, std::vector<int64_t> perm);
   ValueId slice(ValueId x, int64_t axis, const SymExpr& start, const SymExpr& length);

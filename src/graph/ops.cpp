@@ -35,8 +35,9 @@ constexpr DTypeSet kMatmulWeight = {DType::f32,  DType::f16,  DType::bf16, DType
 //  attention   out[t, h] = sum_j p[t, h, j] * v[j, h / (n_head / n_kv_head)] where p is the
 //              softmax over j of softcap(scale * q[t, h] . k[j, ..]), with query t at position
 //              kv_len - n_tokens + t; causal hides keys after it, window w > 0 hides keys at or
-//              before position - w. softcap 0 and window 0 mean none.
-//  kv_write    the cache with rows [start, start + n_tokens) replaced by `new`
+//              before position - w. softcap 0 and window 0 mean none. With slots (paged),
+//              k and v are a cache whose row slots[j] holds key position j; kv_len = |slots|.
+//  kv_write    the cache with row slots[i] replaced by new[i] for each of the n_tokens rows
 //  slice       `length` elements from `start` along `axis`; concat joins along `axis`
 //  sum..mean   over the last dimension, kept as size 1; argmax gives the i32 index
 const std::vector<OpInfo>& op_table() {
@@ -75,13 +76,13 @@ const std::vector<OpInfo>& op_table() {
        rules::rope},
       {OpKind::softmax, "softmax", Reduction, {{"x", kF32}, {"mask", kMask}}, 1, 2, 1,
        {{"scale", AttrType::Double}}, rules::softmax},
-      {OpKind::attention, "attention", Opaque, {{"q", kF32}, {"k", kFloat}, {"v", kFloat}},
-       3, 3, 1,
+      {OpKind::attention, "attention", Opaque,
+       {{"q", kF32}, {"k", kFloat}, {"v", kFloat}, {"slots", kI32}}, 3, 4, 1,
        {{"scale", AttrType::Double}, {"softcap", AttrType::Double}, {"causal", AttrType::Bool},
         {"window", AttrType::Int}},
        rules::attention},
-      {OpKind::kv_write, "kv_write", Injective, {{"cache", kFloat}, {"new", kF32}}, 2, 2, 1,
-       {{"start", AttrType::SymInt}}, rules::kv_write},
+      {OpKind::kv_write, "kv_write", Injective, {{"cache", kFloat}, {"new", kF32}, {"slots", kI32}},
+       3, 3, 1, {}, rules::kv_write},
       {OpKind::reshape, "reshape", Injective, {{"x", kViewable}}, 1, 1, 1,
        {{"shape", AttrType::SymShape}}, rules::reshape},
       {OpKind::permute, "permute", Injective, {{"x", kViewable}}, 1, 1, 1,

@@ -165,10 +165,12 @@ std::vector<TensorType> softmax(const OpCall& call) {
 }
 
 std::vector<TensorType> attention(const OpCall& call) {
+  const bool paged = call.inputs.size() > 3;
   expect_rank(call, 0, 3, "[n_tokens, n_head, head_dim]");
-  expect_rank(call, 1, 3, "[kv_len, n_kv_head, head_dim]");
-  expect_rank(call, 2, 3, "[kv_len, n_kv_head, head_dim]");
-  expect_same_dim(call, 1, 0, 2, 0, "kv_len");
+  expect_rank(call, 1, 3, paged ? "[cache_rows, n_kv_head, head_dim]" : "[kv_len, n_kv_head, head_dim]");
+  expect_rank(call, 2, 3, paged ? "[cache_rows, n_kv_head, head_dim]" : "[kv_len, n_kv_head, head_dim]");
+  expect_same_dim(call, 1, 0, 2, 0, paged ? "the number of cache rows" : "kv_len");
+  if (paged) expect_rank(call, 3, 1, "[kv_len] cache rows");
   expect_same_dim(call, 1, 1, 2, 1, "the number of kv heads");
   expect_same_dim(call, 0, 2, 1, 2, "head_dim");
   const SymExpr& n_head = call.inputs[0].shape[1];
@@ -188,17 +190,12 @@ std::vector<TensorType> attention(const OpCall& call) {
 }
 
 std::vector<TensorType> kv_write(const OpCall& call) {
-  expect_rank(call, 0, 3, "[max_ctx, n_kv_head, head_dim]");
+  expect_rank(call, 0, 3, "[cache_rows, n_kv_head, head_dim]");
   expect_rank(call, 1, 3, "[n_tokens, n_kv_head, head_dim]");
+  expect_rank(call, 2, 1, "[n_tokens] cache rows");
   expect_same_dim(call, 0, 1, 1, 1, "the number of kv heads");
   expect_same_dim(call, 0, 2, 1, 2, "head_dim");
-  const SymExpr start = call.get_sym("start");
-  const SymExpr& max_ctx = call.inputs[0].shape[0];
-  if (provably_negative(start) ||
-      provably_negative(max_ctx - (start + call.inputs[1].shape[0]))) {
-    call.fail("rows [{}, {}) do not fit in a cache of {} rows", start,
-              start + call.inputs[1].shape[0], max_ctx);
-  }
+  expect_same_dim(call, 1, 0, 2, 0, "the number of tokens");
   return {call.inputs[0]};
 }
 

@@ -56,7 +56,7 @@ LlamaConfig read_llama_config(const gguf::GGUFFile& file) {
   return c;
 }
 
-ModelGraph build_llama(const gguf::GGUFFile& file, int64_t ctx_size, bool all_logits) {
+ModelGraph build_llama(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits) {
   const LlamaConfig c = read_llama_config(file);
   GraphBuilder b;
   const SymExpr n_tokens = b.symbol("n_tokens");
@@ -64,6 +64,10 @@ ModelGraph build_llama(const gguf::GGUFFile& file, int64_t ctx_size, bool all_lo
   const SymExpr kv_len = n_past + n_tokens;
   const ValueId tokens = b.input("tokens", DType::i32, {n_tokens});
   const ValueId positions = b.input("positions", DType::i32, {n_tokens});
+  // The KV cache is paged (runtime/kv_blocks.h): the cache rows of every position so far, and
+  // of the new ones.
+  const ValueId kv_slots = b.input("kv_slots", DType::i32, {kv_len});
+  const ValueId new_slots = b.input("new_slots", DType::i32, {n_tokens});
   const ValueId token_embd = weight(b, file, "token_embd.weight", {c.n_vocab, c.n_embd});
   const int64_t kv_width = c.n_head_kv * c.head_dim;
   const graph::RopeOptions rope{.mode = graph::RopeMode::normal, .n_dims = c.rope_dims, .theta = c.rope_theta,
@@ -81,11 +85,11 @@ ModelGraph build_llama(const gguf::GGUFFile& file, int64_t ctx_size, bool all_lo
     q = b.rope(b.reshape(q, {n_tokens, c.n_head, c.head_dim}), positions, rope);
     k = b.rope(b.reshape(k, {n_tokens, c.n_head_kv, c.head_dim}), positions, rope);
     v = b.reshape(v, {n_tokens, c.n_head_kv, c.head_dim});
-    const ValueId cache_k = b.input(fmt::format("cache_k.{}", l), DType::f32, {ctx_size, c.n_head_kv, c.head_dim});
-    const ValueId cache_v = b.input(fmt::format("cache_v.{}", l), DType::f32, {ctx_size, c.n_head_kv, c.head_dim});
-    const ValueId keys = b.slice(b.kv_write(cache_k, k, n_past), 0, 0, kv_len);
-    const ValueId values = b.slice(b.kv_write(cache_v, v, n_past), 0, 0, kv_len);
-    ValueId a = b.attention(q, keys, values, attention_scale, {.softcap = 0.0, .causal = true, .window = 0});
+    const ValueId cache_k = b.input(fmt::format("cache_k.{}", l), DType::f32, {kv_rows, c.n_head_kv, c.head_dim});
+    const ValueId cache_v = b.input(fmt::format("cache_v.{}", l), DType::f32, {kv_rows, c.n_head_kv, c.head_dim});
+    const ValueId keys = b.kv_write(cache_k, k, new_slots);
+    const ValueId values = b.kv_write(cache_v, v, new_slots);
+    ValueId a = b.attention(q, keys, values, attention_scale, {.softcap = 0.0, .causal = true, .window = 0}, kv_slots);
     a = b.matmul(b.reshape(a, {n_tokens, c.n_embd}), weight(b, file, p + "attn_output.weight", {c.n_embd, c.n_embd}));
     x = b.add(x, a);
     // Feed-forward block (SwiGLU).
@@ -99,14 +103,14 @@ ModelGraph build_llama(const gguf::GGUFFile& file, int64_t ctx_size, bool all_lo
   x = b.mul(b.rms_norm(x, c.norm_eps), weight(b, file, "output_norm.weight", {c.n_embd}));
   const ValueId output = c.tied_output ? token_embd : weight(b, file, "output.weight", {c.n_vocab, c.n_embd});
   b.output(b.named(b.matmul(x, output), "logits"));
-  return {b.finish(), c, ctx_size};
+  return {b.finish(), c, kv_rows};
 }
 
 std::string known_architectures() { return "llama"; }
 
-ModelGraph build_model_graph(const gguf::GGUFFile& file, int64_t ctx_size, bool all_logits) {
+ModelGraph build_model_graph(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits) {
   const std::string arch = file.get_string_or("general.architecture", "");
-  if (arch == "llama") return build_llama(file, ctx_size, all_logits);
+  if (arch == "llama") return build_llama(file, kv_rows, all_logits);
   user_error("'{}': architecture '{}' is not supported yet; kiln knows: {}", file.name(),
              arch.empty() ? "(general.architecture is missing)" : arch, known_architectures());
 }

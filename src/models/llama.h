@@ -2,10 +2,12 @@
 // the graph of one forward step from the file's metadata and names the weights it binds.
 //
 // One graph serves prefill and decode: `n_tokens` new tokens at positions n_past.. attend to
-// the KV cache's first n_past + n_tokens rows. Graph inputs: `tokens` i32[n_tokens],
-// `positions` i32[n_tokens], and per layer `cache_k.L`, `cache_v.L` f32[ctx_size, n_head_kv,
-// head_dim], which the kv_write nodes update in place. Output: logits f32[rows, vocab], where rows
-// is n_tokens, or 1 (the last token) unless all_logits.
+// the n_past + n_tokens positions so far, kept in a paged KV cache. Graph inputs: `tokens`
+// i32[n_tokens], `positions` i32[n_tokens], `kv_slots` i32[n_past + n_tokens] (the cache row of
+// each position), `new_slots` i32[n_tokens] (the rows of the new ones, the tail of kv_slots),
+// and per layer `cache_k.L`, `cache_v.L` f32[kv_rows, n_head_kv, head_dim], which the kv_write
+// nodes update in place. Output: logits f32[rows, vocab], where rows is n_tokens, or 1 (the last
+// token) unless all_logits.
 #pragma once
 
 #include <cstdint>
@@ -29,16 +31,16 @@ LlamaConfig read_llama_config(const gguf::GGUFFile& file);
 struct ModelGraph {
   graph::Graph graph;
   LlamaConfig config;
-  int64_t ctx_size = 0;
+  int64_t kv_rows = 0;  // rows of each layer's K and V cache
 };
 
 // Every weight the graph binds must exist in the file with the expected shape: a missing or
 // misshapen tensor is a UserError naming it.
-ModelGraph build_llama(const gguf::GGUFFile& file, int64_t ctx_size, bool all_logits);
+ModelGraph build_llama(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits);
 
 // The architectures kiln can build, and the one recipe entry point: an unknown
 // general.architecture is a UserError naming it and listing these.
 std::string known_architectures();
-ModelGraph build_model_graph(const gguf::GGUFFile& file, int64_t ctx_size, bool all_logits);
+ModelGraph build_model_graph(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits);
 
 }  // namespace kiln::models

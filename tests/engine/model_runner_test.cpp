@@ -79,6 +79,36 @@ TEST(ModelRunnerTest, RunningPastTheContextIsAnErrorThatKeepsTheCache) {
   expect_user_error([&] { model.forward(std::span(&bad, 1)); }, {"outside the vocabulary"});
 }
 
+// The KV cache is paged: where a sequence's blocks sit must not matter. One model decodes a
+// text a token at a time into blocks 0, 1, 2, ..., rewinds (freeing them) and prefills another
+// text, which lands in the same blocks in reverse order; a fresh model prefills that text into
+// blocks in order. Both give the same logits (a kernel that ignored the slots would read the
+// keys of other positions).
+TEST(ModelRunnerTest, PagedCacheGivesTheSameLogitsInAnyBlockOrder) {
+  REQUIRE_MODEL();
+  auto device = runtime::open_device("cpu", 2);
+  ModelOptions options;
+  options.ctx_size = 32;
+  options.kv_block_size = 2;
+  const std::vector<int32_t> first = {504, 3575, 282, 4649, 314, 7042, 30, 198, 198, 504, 2988, 314};
+  const std::vector<int32_t> second = {1, 9690, 198, 19556, 905, 17, 2, 198, 1, 4093, 198, 504};
+  ModelRunner reused(smollm2(), *device, options);
+  for (size_t i = 0; i < first.size(); ++i) reused.forward(std::span(first).subspan(i, 1));
+  EXPECT_EQ(reused.kv_block_table(), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  reused.rewind(0);
+  EXPECT_TRUE(reused.kv_block_table().empty());
+  const std::vector<float> scattered = reused.forward(second);
+  EXPECT_EQ(reused.kv_block_table(), (std::vector<int64_t>{5, 4, 3, 2, 1, 0}));
+
+  ModelRunner fresh(smollm2(), *device, options);
+  const std::vector<float> in_order = fresh.forward(second);
+  EXPECT_EQ(fresh.kv_block_table(), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  ASSERT_EQ(scattered.size(), in_order.size());
+  double worst = 0;
+  for (size_t i = 0; i < in_order.size(); ++i) worst = std::max(worst, std::fabs(double(scattered[i]) - in_order[i]));
+  EXPECT_LT(worst, 1e-3) << "largest logit difference";
+}
+
 // ---- Parity with llama.cpp -----------------------------------------------------------------
 
 struct GoldenCase {

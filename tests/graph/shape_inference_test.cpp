@@ -178,17 +178,30 @@ TEST(ShapeInference, AttentionWithGroupedQueries) {
   expect_user_error([&] { b.attention(q, k_wide, v, 0.125); }, {"(attention)", "head_dim differs"});
 }
 
+TEST(ShapeInference, PagedAttention) {
+  GraphBuilder b;
+  const ValueId q = b.input("q", DType::f32, {n, 9, 64});
+  const ValueId cache_k = b.weight("cache_k", DType::f16, {4096, 3, 64});
+  const ValueId cache_v = b.weight("cache_v", DType::f16, {4096, 3, 64});
+  const ValueId slots = b.input("slots", DType::i32, {kv});
+  EXPECT_EQ(type_of(b, b.attention(q, cache_k, cache_v, 0.125, {}, slots)), "f32[n_tokens, 9, 64]");
+  const ValueId short_v = b.weight("short_v", DType::f16, {2048, 3, 64});
+  expect_user_error([&] { b.attention(q, cache_k, short_v, 0.125, {}, slots); },
+                    {"(attention)", "the number of cache rows differs"});
+  const ValueId grid = b.input("grid", DType::i32, {kv, 2});
+  expect_user_error([&] { b.attention(q, cache_k, cache_v, 0.125, {}, grid); }, {"(attention)", "[kv_len] cache rows"});
+}
+
 TEST(ShapeInference, KvWrite) {
   GraphBuilder b;
-  const SymExpr n_past = b.symbol("n_past");
   const ValueId cache = b.weight("cache_k", DType::f16, {4096, 3, 64});
   const ValueId k = b.input("k", DType::f32, {n, 3, 64});
-  EXPECT_EQ(type_of(b, b.kv_write(cache, k, n_past)), "f16[4096, 3, 64]");
+  const ValueId slots = b.input("slots", DType::i32, {n});
+  EXPECT_EQ(type_of(b, b.kv_write(cache, k, slots)), "f16[4096, 3, 64]");
   const ValueId chunk = b.input("chunk", DType::f32, {128, 3, 64});
-  expect_user_error([&] { b.kv_write(cache, chunk, 4000); },
-                    {"(kv_write)", "rows [4000, 4128) do not fit in a cache of 4096 rows"});
-  expect_user_error([&] { b.kv_write(cache, k, sym("undeclared")); },
-                    {"(kv_write)", "symbol 'undeclared'", "does not declare"});
+  expect_user_error([&] { b.kv_write(cache, chunk, slots); }, {"(kv_write)", "the number of tokens differs"});
+  const ValueId float_slots = b.input("float_slots", DType::f32, {n});
+  expect_user_error([&] { b.kv_write(cache, k, float_slots); }, {"(kv_write)", "slots"});
 }
 
 TEST(ShapeInference, ViewOps) {

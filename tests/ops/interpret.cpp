@@ -412,6 +412,7 @@ struct StageData {
   Type type;
   std::vector<int64_t> extents;
   std::vector<Value> values;
+  std::vector<int64_t> stored_at;  // a scatter's flat output index for each value
   bool ready = false;
 };
 
@@ -639,6 +640,20 @@ void run_stage(const ComputeDef& def, const Stage& stage, const std::map<std::st
   Compiler compiler(std::move(ctx));
   const NodePtr body = compiler.compile(stage.body);
   const bool reduction = stage.reduce != kernel::ReduceKind::None;
+  NodePtr store_index = nullptr;
+  if (!stage.store_at.empty()) {
+    const TensorDecl* output = nullptr;
+    for (const TensorDecl& o : def.outputs) {
+      if (o.name == stage.name) output = &o;
+    }
+    if (output == nullptr || reduction || output->shape.size() != stage.store_at.size()) {
+      fail(def.name + ": stage " + stage.name + " stores at other indices but is not an elementwise output of their rank");
+    }
+    Expr flat = stage.store_at[0];
+    for (size_t d = 1; d < stage.store_at.size(); ++d) flat = flat * output->shape[d] + stage.store_at[d];
+    store_index = compiler.compile(flat);
+    data.stored_at.assign(product(extents), 0);
+  }
   Value identity{};
   BinaryOp combine = BinaryOp::Add;
   if (reduction) {
@@ -668,6 +683,10 @@ void run_stage(const ComputeDef& def, const Stage& stage, const std::map<std::st
       for (size_t s = 0; s < axes.size(); ++s) batch.columns[s][p] = int_value(odometer.at()[s]);
     }
     const Value* values = body->values(batch);
+    if (store_index != nullptr) {
+      const Value* at = store_index->values(batch);
+      for (int p = 0; p < batch.size; ++p) data.stored_at[first + p] = at[p].i;
+    }
     for (int p = 0; p < batch.size; ++p) {
       const int64_t point = first + p;
       if (!reduction) {
@@ -706,10 +725,20 @@ std::vector<std::vector<uint8_t>> interpret(const ComputeDef& def, const std::ma
     const auto it = stages.find(output.name);
     if (it == stages.end()) fail(def.name + ": no stage defines output " + output.name);
     const StageData& data = it->second;
-    if (data.extents.size() != output.shape.size()) fail(def.name + ": stage and output " + output.name + " differ in rank");
-    for (size_t d = 0; d < output.shape.size(); ++d) {
-      if (ir::evaluate_int(output.shape[d], sizes) != data.extents[d]) {
-        fail(def.name + ": stage and output " + output.name + " differ in shape");
+    const bool scatter = !data.stored_at.empty();
+    int64_t output_elements = 1;
+    for (const Expr& e : output.shape) output_elements *= ir::evaluate_int(e, sizes);
+    if (!scatter) {
+      if (data.extents.size() != output.shape.size()) fail(def.name + ": stage and output " + output.name + " differ in rank");
+      for (size_t d = 0; d < output.shape.size(); ++d) {
+        if (ir::evaluate_int(output.shape[d], sizes) != data.extents[d]) {
+          fail(def.name + ": stage and output " + output.name + " differ in shape");
+        }
+      }
+    }
+    for (int64_t at : data.stored_at) {
+      if (at < 0 || at >= output_elements) {
+        fail(fmt::format("{}: a scatter stores at {}, outside {}'s {} elements", def.name, at, output.name, output_elements));
       }
     }
     // Stored through encode_element, as lowering stores outputs.
@@ -719,7 +748,8 @@ std::vector<std::vector<uint8_t>> interpret(const ComputeDef& def, const std::ma
     const NodePtr encode = compiler.compile(kernel::encode_element(output.dtype, ir::var("value", data.type)));
     const Type storage = kernel::storage_type(output.dtype);
     if (encode->type != storage) fail(output.name + ": encode_element does not give the storage type");
-    std::vector<uint8_t> bytes(data.values.size() * storage.bytes());
+    // A scatter's elements that no point reaches stay zero.
+    std::vector<uint8_t> bytes(static_cast<size_t>(output_elements) * storage.bytes());
     Batch batch;
     batch.columns.assign(1, std::vector<Value>(kBatch));
     for (size_t first = 0; first < data.values.size(); first += kBatch) {
@@ -727,7 +757,10 @@ std::vector<std::vector<uint8_t>> interpret(const ComputeDef& def, const std::ma
       ++batch.epoch;
       std::copy_n(&data.values[first], batch.size, batch.columns[0].data());
       const Value* encoded = encode->values(batch);
-      for (int p = 0; p < batch.size; ++p) write_element(storage, encoded[p], &bytes[(first + p) * storage.bytes()]);
+      for (int p = 0; p < batch.size; ++p) {
+        const size_t at = scatter ? static_cast<size_t>(data.stored_at[first + p]) : first + p;
+        write_element(storage, encoded[p], &bytes[at * storage.bytes()]);
+      }
     }
     outputs.push_back(std::move(bytes));
   }

@@ -131,6 +131,11 @@ double max_abs(const std::vector<double>& values) {
 
 // f32 results that are sums: relative to the output's scale.
 Tolerance sum_tolerance(const std::vector<double>& want) { return {kF32Rtol, kF32Rtol * max_abs(want)}; }
+
+std::vector<double> abs_values(std::vector<double> values) {
+  for (double& v : values) v = std::fabs(v);
+  return values;
+}
 // f32 results of one rounding-free computation per element: relative to each value.
 Tolerance elementwise_tolerance() { return {kF32Rtol, 1e-30}; }
 Tolerance exact() { return {0, 0}; }
@@ -273,10 +278,7 @@ void matmul_cases(std::vector<OpCase>& out, Rng& rng) {
       c.expected = {expected_output(c, 0, want)};
       // A dot product's f32 rounding error scales with the sum of |terms|, not with the result,
       // which cancellation can make small.
-      std::vector<double> x_abs = c.inputs[0].values, w_abs = c.inputs[1].values;
-      for (double& v : x_abs) v = std::fabs(v);
-      for (double& v : w_abs) v = std::fabs(v);
-      c.tolerance = sum_tolerance(ref::matmul(m, n, k, x_abs, w_abs));
+      c.tolerance = sum_tolerance(ref::matmul(m, n, k, abs_values(c.inputs[0].values), abs_values(c.inputs[1].values)));
       out.push_back(std::move(c));
     }
   }
@@ -368,7 +370,11 @@ void reduction_cases(std::vector<OpCase>& out, Rng& rng) {
       c.inputs = {random_tensor("x", DType::f32, {rows, cols}, rng)};
       const auto want = ref::reduce(k.kind, k.mean, rows, cols, c.inputs[0].values);
       c.expected = {expected_output(c, 0, want)};
-      c.tolerance = k.kind == ReduceKind::Sum ? sum_tolerance(want) : exact();
+      // A sum's f32 rounding error scales with the sum of |terms|, which cancellation can make
+      // far larger than the result.
+      c.tolerance = k.kind == ReduceKind::Sum
+                        ? sum_tolerance(ref::reduce(k.kind, k.mean, rows, cols, abs_values(c.inputs[0].values)))
+                        : exact();
       out.push_back(std::move(c));
     }
   }
@@ -421,6 +427,26 @@ void rope_cases(std::vector<OpCase>& out, Rng& rng) {
   }
 }
 
+// `n` distinct rows of a cache of `rows`, in random order (as a paged cache's block tables
+// hand them out).
+std::vector<int64_t> distinct_slots(int64_t n, int64_t rows, Rng& rng) {
+  std::vector<int64_t> all(static_cast<size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i) all[static_cast<size_t>(i)] = i;
+  std::shuffle(all.begin(), all.end(), rng);
+  all.resize(static_cast<size_t>(n));
+  return all;
+}
+
+// Row slots[i] of `values` (rows of `width`) for each i.
+std::vector<double> gather_rows(const std::vector<double>& values, const std::vector<int64_t>& slots, int64_t width) {
+  std::vector<double> out;
+  for (int64_t slot : slots) {
+    const auto first = values.begin() + slot * width;
+    out.insert(out.end(), first, first + width);
+  }
+  return out;
+}
+
 void attention_cases(std::vector<OpCase>& out, Rng& rng) {
   struct Config {
     bool causal;
@@ -457,7 +483,27 @@ void attention_cases(std::vector<OpCase>& out, Rng& rng) {
       const auto want = ref::attention(scale, cfg.softcap, cfg.causal, cfg.window, z.t, h, z.kh, z.d, z.s,
                                        c.inputs[0].values, c.inputs[1].values, c.inputs[2].values);
       c.expected = {expected_output(c, 0, want)};
-      c.tolerance = sum_tolerance(want);
+      // Each output is a weighted mean of v rows: its error scales with |v|, not with the mean,
+      // which cancellation can make small.
+      c.tolerance = sum_tolerance(abs_values(c.inputs[2].values));
+      out.push_back(std::move(c));
+    }
+    // Paged: keys and values sit in a larger cache, at the rows the slots name, in any order.
+    for (int64_t s : test_sizes()) {
+      const Sizes z{std::min<int64_t>(s, 3), 2, 8, s};
+      const int64_t h = z.kh * cfg.group, rows = s + 3;
+      const double scale = 1 / std::sqrt(static_cast<double>(z.d));
+      OpCase c = make_case("attention", ops::attention(scale, cfg.softcap, cfg.causal, cfg.window, cfg.kv, true),
+                           {{"t", z.t}, {"h", h}, {"kh", z.kh}, {"d", z.d}, {"s", z.s}, {"rows", rows}});
+      const std::vector<int64_t> slots = distinct_slots(s, rows, rng);
+      c.inputs = {random_tensor("q", DType::f32, {z.t, h, z.d}, rng, -2, 2),
+                  random_tensor("k", cfg.kv, {rows, z.kh, z.d}, rng, -2, 2), random_tensor("v", cfg.kv, {rows, z.kh, z.d}, rng),
+                  tensor_of("slots", DType::i32, {s}, std::vector<double>(slots.begin(), slots.end()))};
+      const auto want = ref::attention(scale, cfg.softcap, cfg.causal, cfg.window, z.t, h, z.kh, z.d, z.s, c.inputs[0].values,
+                                       gather_rows(c.inputs[1].values, slots, z.kh * z.d),
+                                       gather_rows(c.inputs[2].values, slots, z.kh * z.d));
+      c.expected = {expected_output(c, 0, want)};
+      c.tolerance = sum_tolerance(abs_values(c.inputs[2].values));
       out.push_back(std::move(c));
     }
   }
@@ -513,8 +559,17 @@ void view_cases(std::vector<OpCase>& out, Rng& rng) {
           ref::concat({2, 3, m}, {2, 3, m + 1}, 2, a.values, b.values));
     }
     for (DType cache : {DType::f32, DType::f16, DType::bf16}) {
+      // The m new rows scattered over every row of an m-row cache, in random order, so the
+      // whole output is defined: cache(slots(a)) = x(a).
       HostTensor x = random_tensor("x", DType::f32, {m, 2, 8}, rng, -100, 100);
-      add("views", ops::kv_write(cache), {{"t", m}, {"kh", 2}, {"d", 8}}, {x}, ref::convert(cache, x.values));
+      const std::vector<int64_t> slots = distinct_slots(m, m, rng);
+      std::vector<double> want(x.values.size());
+      for (int64_t a = 0; a < m; ++a) {
+        std::copy_n(x.values.begin() + a * 16, 16, want.begin() + slots[static_cast<size_t>(a)] * 16);
+      }
+      add("views", ops::kv_write(cache), {{"t", m}, {"kh", 2}, {"d", 8}, {"rows", m}},
+          {x, tensor_of("slots", DType::i32, {m}, std::vector<double>(slots.begin(), slots.end()))},
+          ref::convert(cache, want));
     }
   }
 }

@@ -11,7 +11,7 @@ using namespace detail;
 using ir::Expr;
 using ir::Intrinsic;
 
-ComputeDef attention(double scale, double softcap, bool causal, int64_t window, DType kv) {
+ComputeDef attention(double scale, double softcap, bool causal, int64_t window, DType kv, bool paged) {
   const Expr t = size("t"), h = size("h"), kh = size("kh"), d = size("d"), s = size("s");
   const Expr a = ir::var("a"), b = ir::var("b"), c = ir::var("c"), e = ir::var("e"), r = ir::var("r");
   ComputeDef def;
@@ -20,14 +20,21 @@ ComputeDef attention(double scale, double softcap, bool causal, int64_t window, 
   if (window > 0) def.name += "_window";
   if (softcap > 0) def.name += "_softcap";
   if (kv != DType::f32) def.name += fmt::format("_{}", dtype_name(kv));
-  def.inputs = {tensor("q", DType::f32, {t, h, d}), tensor("k", kv, {s, kh, d}), tensor("v", kv, {s, kh, d})};
+  if (paged) def.name += "_paged";
+  const Expr kv_rows = paged ? size("rows") : s;
+  def.inputs = {tensor("q", DType::f32, {t, h, d}), tensor("k", kv, {kv_rows, kh, d}), tensor("v", kv, {kv_rows, kh, d})};
+  if (paged) def.inputs.push_back(tensor("slots", DType::i32, {s}));
   def.outputs = {tensor("out", DType::f32, {t, h, d})};
   def.size_params = {"t", "h", "kh", "d", "s"};
+  if (paged) def.size_params.push_back("rows");
   const TensorDecl &q = def.inputs[0], &k = def.inputs[1], &v = def.inputs[2];
   const Expr kv_head = b / (h / kh);
+  // The cache row holding key position c. Slots come from the runtime's block tables; clamped
+  // so that no slot value can read outside the cache.
+  const Expr row = paged ? ir::min(ir::max(to_i64(read(def.inputs[3], {c})), 0), kv_rows - 1) : c;
 
   const Stage score = reduce_stage("score", {"a", "b", "c"}, {t, h, s}, ReduceKind::Sum, {"r"}, {d},
-                                   read(q, {a, b, r}) * read(k, {c, kv_head, r}));
+                                   read(q, {a, b, r}) * read(k, {row, kv_head, r}));
 
   Expr logit = read(score, {a, b, c});
   if (scale != 1.0) logit = logit * scale;
@@ -47,7 +54,7 @@ ComputeDef attention(double scale, double softcap, bool causal, int64_t window, 
   const Expr weight = ir::call(Intrinsic::Exp, {read(logits, {a, b, c}) - read(mx, {a, b})});
   const Stage l = reduce_stage("l", {"a", "b"}, {t, h}, ReduceKind::Sum, {"c"}, {s}, weight);
   const Stage out = reduce_stage("out", {"a", "b", "e"}, {t, h, d}, ReduceKind::Sum, {"c"}, {s},
-                                 weight / read(l, {a, b}) * read(v, {c, kv_head, e}));
+                                 weight / read(l, {a, b}) * read(v, {row, kv_head, e}));
   def.stages = {score, logits, mx, l, out};
   return def;
 }

@@ -135,6 +135,11 @@ std::string to_string(const ComputeDef& def) {
   for (const Stage& stage : def.stages) {
     s += "  " + stage.name + "(" + domain(stage.axes, stage.extents) + ")";
     if (stage.type != Type::f32()) s += ": " + ir::to_string(stage.type);
+    if (!stage.store_at.empty()) {
+      s += " at (";
+      for (size_t i = 0; i < stage.store_at.size(); ++i) s += (i ? ", " : "") + ir::to_string(stage.store_at[i]);
+      s += ")";
+    }
     s += " = ";
     if (stage.reduce != ReduceKind::None) {
       s += std::string(reduce_kind_name(stage.reduce)) + "[" + domain(stage.reduce_axes, stage.reduce_extents) + "] ";

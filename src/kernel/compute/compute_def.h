@@ -29,6 +29,12 @@ enum class ReduceKind { None, Sum, Max, Min };
 // One stage: for every point of `axes` within `extents`, the element is `body` — or, for a
 // reduction, `body` combined over every point of `reduce_axes` starting from the identity.
 // `body` reads inputs and earlier stages with ir::Access, and the axes as i64 Vars.
+//
+// A stage that defines an output normally writes the element at its own point, so its extents
+// are the output's shape. With `store_at` (an elementwise output stage only) it writes the
+// element at out(store_at...) instead: a scatter, whose indices may read inputs (the slots of a
+// paged KV cache). Such an output is updated in place; elements no point reaches keep their
+// values, and the definition must keep every index inside the output's shape.
 struct Stage {
   std::string name;  // the tensor it defines: an output of the definition, or a temporary
   std::vector<std::string> axes;
@@ -38,6 +44,7 @@ struct Stage {
   ReduceKind reduce = ReduceKind::None;
   ir::Expr body;
   ir::Type type = ir::Type::f32();
+  std::vector<ir::Expr> store_at;  // empty: the stage's own point
 };
 
 struct ComputeDef {

@@ -106,7 +106,12 @@ ComputeDef rope(RopeMode mode, int n_dims, double theta, double freq_scale, bool
 //   mx(a, b) = max[c < s] logit;  l(a, b) = sum[c < s] exp(logit - mx)
 //   out(a, b, e) = sum[c < s] exp(logit - mx) / l * v(c, b / group, e)
 // Sizes t, h, kh, d, s (s >= t).
-ComputeDef attention(double scale, double softcap, bool causal, int64_t window, DType kv = DType::f32);
+//
+// Paged: k and v are a cache of `rows` rows (size `rows`), and an extra input slots i32[s]
+// names the row holding each key position: k(c) above reads k(slots(c)). Slots are clamped
+// into the cache.
+ComputeDef attention(double scale, double softcap, bool causal, int64_t window, DType kv = DType::f32,
+                     bool paged = false);
 
 // ---- Views and copies (views.cpp) --------------------------------------------------------
 
@@ -122,9 +127,10 @@ ComputeDef slice(int rank, int axis);
 // a and b, equal but along `axis`, joined there. Sizes d{k} for k != axis, a_len, b_len
 // (both >= 1).
 ComputeDef concat(int rank, int axis);
-// x f32[t, kh, d] -> cache[t, kh, d] of dtype `cache` (f32, f16 or bf16): new keys or values
-// converted to the cache's dtype. The runtime binds `cache` to the cache's rows for the t new
-// positions (ComputeDef cannot yet express a scatter into a paged cache). Sizes t, kh, d.
+// x f32[t, kh, d], slots i32[t] -> cache[rows, kh, d] of dtype `cache` (f32, f16 or bf16),
+// updated in place: new keys or values, converted to the cache's dtype, scattered to the rows
+// the slots name (cache(slots(a), b, e) = x(a, b, e); a slot outside the cache is clamped into
+// it). Other rows keep their values. Sizes t, kh, d, rows.
 ComputeDef kv_write(DType cache);
 
 }  // namespace kiln::kernel::ops

@@ -1,5 +1,6 @@
-// View and copy operators: reshape, permute, slice, concat, and kv_write (a copy into the
-// cache's dtype). Each is one stage that reads its input at a remapped index.
+// View and copy operators: reshape, permute, slice, concat, and kv_write (a scatter into the
+// cache's dtype). Each is one stage that reads its input, or writes its output, at a remapped
+// index.
 #include <algorithm>
 
 #include "base/error.h"
@@ -112,15 +113,17 @@ ComputeDef concat(int rank, int axis) {
 }
 
 ComputeDef kv_write(DType cache) {
-  const Expr t = size("t"), kh = size("kh"), d = size("d");
+  const Expr t = size("t"), kh = size("kh"), d = size("d"), rows = size("rows");
   const Expr a = ir::var("a"), b = ir::var("b"), e = ir::var("e");
   ComputeDef def;
   def.name = fmt::format("kv_write_{}", dtype_name(cache));
-  def.inputs = {tensor("x", DType::f32, {t, kh, d})};
-  def.outputs = {tensor("cache", cache, {t, kh, d})};
-  def.size_params = {"t", "kh", "d"};
+  def.inputs = {tensor("x", DType::f32, {t, kh, d}), tensor("slots", DType::i32, {t})};
+  def.outputs = {tensor("cache", cache, {rows, kh, d})};
+  def.size_params = {"t", "kh", "d", "rows"};
   const ir::Type type = value_type(cache);
-  def.stages = {elementwise_stage("cache", {"a", "b", "e"}, {t, kh, d}, ir::cast(type, read(def.inputs[0], {a, b, e})), type)};
+  Stage write = elementwise_stage("cache", {"a", "b", "e"}, {t, kh, d}, ir::cast(type, read(def.inputs[0], {a, b, e})), type);
+  write.store_at = {ir::min(ir::max(to_i64(read(def.inputs[1], {a})), 0), rows - 1), b, e};
+  def.stages = {write};
   return def;
 }
 

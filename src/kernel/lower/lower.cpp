@@ -106,9 +106,16 @@ class KernelLowering {
     for (const TensorDecl& t : def_.outputs) {
       if (t.name == stage.name) ctx.output = &t;
     }
-    std::vector<Expr> axes;
-    for (const std::string& a : stage.axes) axes.push_back(ir::var(a));
-    ctx.store_index = flat_index(axes, stage.extents);
+    if (stage.store_at.empty()) {
+      std::vector<Expr> axes;
+      for (const std::string& a : stage.axes) axes.push_back(ir::var(a));
+      ctx.store_index = flat_index(axes, stage.extents);
+    } else {
+      // A scatter: the element goes to out(store_at...), indices that may read inputs.
+      KILN_CHECK(ctx.output != nullptr && stage.reduce == ReduceKind::None,
+                 "'{}': only an elementwise output stage can store at other indices", stage.name);
+      ctx.store_index = flat_index(stage.store_at, ctx.output->shape);
+    }
     check_reduce_loops_innermost(ctx);
     return lower_nest(ctx, 0);
   }
@@ -249,14 +256,14 @@ class KernelLowering {
     return LowerAccesses(*this).mutate(ir::substitute(ctx.stage->body, names));
   }
 
-  Expr store_index(const NestContext& ctx) const {
+  Expr store_index(const NestContext& ctx) {
     std::map<std::string, Expr> names;
     for (const std::string& a : ctx.stage->axes) names[a] = named(ctx, a);
-    return ir::substitute(ctx.store_index, names);
+    return LowerAccesses(*this).mutate(ir::substitute(ctx.store_index, names));
   }
 
   // Stores the stage's result; outputs are encoded into their dtype's storage (f16, bf16, ...).
-  Stmt store_result(const NestContext& ctx, Expr value) const {
+  Stmt store_result(const NestContext& ctx, Expr value) {
     if (ctx.output != nullptr) value = encode_element(ctx.output->dtype, value);
     return ir::Store::make(ctx.store_buffer, store_index(ctx), value);
   }
