@@ -327,20 +327,49 @@ class KernelLowering {
     }
     const std::string acc = ctx.prefix + stage.name + "_acc";
     const Expr acc_value = ir::Load::make(type, acc, Expr(int64_t{0}));
-    Stmt update_nest = lower_reduce_loops(ctx, pos, acc);
-    Stmt body = ir::Block::make({ir::Store::make(acc, Expr(int64_t{0}), reduce_identity(stage.reduce, type)),
-                                 update_nest,
-                                 store_result(ctx, acc_value)});
+    const Stmt init = ir::Store::make(acc, Expr(int64_t{0}), reduce_identity(stage.reduce, type));
+    Stmt body;
+    if (const int64_t lanes = vector_reduce_lanes(ctx, pos); lanes > 1) {
+      // One accumulator per lane of the vectorized reduce loop, combined across lanes once at
+      // the end: a horizontal reduction per iteration would chain every iteration on it.
+      const std::string lane_acc = ctx.prefix + stage.name + "_lanes";
+      const std::string lane = ctx.prefix + stage.name + "_lane";
+      const Expr lane_value = ir::Load::make(type, lane_acc, ir::var(lane));
+      const Stmt lanes_init = ir::For::make(lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
+                                            ir::Store::make(lane_acc, ir::var(lane), reduce_identity(stage.reduce, type)));
+      const Stmt combine = ir::For::make(lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
+                                         ir::Store::make(acc, Expr(int64_t{0}), reduce_combine(stage.reduce, acc_value, lane_value)));
+      const Expr lane_index = named(ctx, ctx.loops.back().var);
+      body = ir::Allocate::make(lane_acc, type, Expr(lanes), MemoryScope::Register,
+                                ir::Block::make({lanes_init, lower_reduce_loops(ctx, pos, lane_acc, lane_index), init,
+                                                 combine, store_result(ctx, acc_value)}));
+    } else {
+      body = ir::Block::make({init, lower_reduce_loops(ctx, pos, acc, Expr(int64_t{0})), store_result(ctx, acc_value)});
+    }
     return guarded(spatial_guard, ir::Allocate::make(acc, type, Expr(int64_t{1}), MemoryScope::Register, body));
   }
 
-  Stmt lower_reduce_loops(NestContext& ctx, size_t pos, const std::string& acc) {
+  // The lanes of the reduction's innermost loop when it is a vectorized reduce loop of constant
+  // extent (each lane then keeps its own accumulator), else 0.
+  int64_t vector_reduce_lanes(const NestContext& ctx, size_t pos) const {
+    if (pos >= ctx.loops.size()) return 0;
+    const LoopDim& last = ctx.loops.back();
+    const int64_t* extent = ir::as_const_int(last.extent);
+    if (!last.is_reduce || last.kind != ForKind::Vectorized || extent == nullptr) return 0;
+    for (size_t i = pos; i < ctx.loops.size(); ++i) {
+      if (ctx.loops[i].kind == ForKind::GpuThread || ctx.loops[i].kind == ForKind::GpuBlock) return 0;
+    }
+    return *extent;
+  }
+
+  // The reduce loops from `pos` in, each point combining its value into acc[index].
+  Stmt lower_reduce_loops(NestContext& ctx, size_t pos, const std::string& acc, const Expr& index) {
     if (pos == ctx.loops.size()) {
-      const Expr acc_value = ir::Load::make(ctx.stage->type, acc, Expr(int64_t{0}));
-      Stmt update = ir::Store::make(acc, Expr(int64_t{0}), reduce_combine(ctx.stage->reduce, acc_value, stage_value(ctx)));
+      const Expr acc_value = ir::Load::make(ctx.stage->type, acc, index);
+      Stmt update = ir::Store::make(acc, index, reduce_combine(ctx.stage->reduce, acc_value, stage_value(ctx)));
       return guarded(guards(ctx, true), update);
     }
-    return lower_loop(ctx, pos, [this, pos, acc](NestContext& c) { return lower_reduce_loops(c, pos + 1, acc); });
+    return lower_loop(ctx, pos, [this, pos, acc, index](NestContext& c) { return lower_reduce_loops(c, pos + 1, acc, index); });
   }
 
   // A reduction spread over the threads of a work-group: each thread reduces its share into a
@@ -363,7 +392,7 @@ class KernelLowering {
       Stmt own_share = ir::Allocate::make(
           acc, type, Expr(int64_t{1}), MemoryScope::Register,
           ir::Block::make({ir::Store::make(acc, Expr(int64_t{0}), reduce_identity(stage.reduce, type)),
-                           lower_reduce_loops(c, pos + 1, acc),
+                           lower_reduce_loops(c, pos + 1, acc, Expr(int64_t{0})),
                            ir::Store::make(partial, tid, acc_value)}));
       std::vector<Stmt> steps = {own_share, ir::Barrier::make()};
       for (int64_t half = *threads / 2; half >= 1; half /= 2) {
