@@ -1,5 +1,8 @@
 #include "compiler/graph_program.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "base/error.h"
 #include "compiler/op_runner.h"
 #include "graph/ops.h"
@@ -264,13 +267,27 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
       tensors[step->op->def.outputs.at(0).name] = out;
       std::map<std::string, int64_t> sizes;
       for (const auto& [name, e] : step->sizes) sizes[name] = e.evaluate(symbols);
+      const auto start = std::chrono::steady_clock::now();
       step->runner->run(tensors, sizes);
+      if (profiling_) {
+        OpTime& t = times_[step->op->def.name];
+        t.name = step->op->def.name;
+        t.launches += static_cast<int64_t>(step->op->kernels.size());
+        t.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
     }
   } catch (...) {
     for (auto it = owned.rbegin(); it != owned.rend(); ++it) device.release(*it);
     throw;
   }
   for (auto it = owned.rbegin(); it != owned.rend(); ++it) device.release(*it);
+}
+
+std::vector<GraphProgram::OpTime> GraphProgram::profile() const {
+  std::vector<OpTime> out;
+  for (const auto& [name, t] : times_) out.push_back(t);
+  std::sort(out.begin(), out.end(), [](const OpTime& a, const OpTime& b) { return a.seconds > b.seconds; });
+  return out;
 }
 
 }  // namespace kiln::compiler

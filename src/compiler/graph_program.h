@@ -33,9 +33,21 @@ class GraphProgram {
   void run(runtime::Device& device, const std::map<std::string, runtime::Buffer*>& leaves,
            const std::map<std::string, int64_t>& symbols, const std::vector<runtime::Buffer*>& outputs);
 
+  // Time spent in each compiled definition (all its kernels, launch to finish), totalled over
+  // the runs since profiling was switched on; most time first.
+  struct OpTime {
+    std::string name;  // the definition's name, e.g. "matmul_q4_1"
+    int64_t launches = 0;
+    double seconds = 0;
+  };
+  void set_profiling(bool on) { profiling_ = on; }
+  std::vector<OpTime> profile() const;
+
   struct Step;
 
  private:
+  bool profiling_ = false;
+  std::map<std::string, OpTime> times_;
   graph::Graph graph_;
   std::vector<std::unique_ptr<Step>> steps_;  // one per node
   std::map<std::string, std::unique_ptr<CompiledOp>> compiled_;  // by printed definition

@@ -49,6 +49,7 @@ class ModelRunner {
   int64_t vocab_size() const { return model_.config.n_vocab; }
   const gguf::GGUFFile& file() const { return file_; }
   size_t kernel_count() const { return program_->kernel_count(); }
+  compiler::GraphProgram& program() { return *program_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
 
  private:

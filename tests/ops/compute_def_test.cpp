@@ -38,6 +38,7 @@ TEST(ComputeDefPrint, RmsNorm) {
 
 TEST(ComputeDefPrint, MatmulOfQuantizedWeight) {
   EXPECT_EQ(kernel::to_string(ops::matmul(DType::q4_0)), R"(matmul_q4_0(x: f32[m, k], w: q4_0[n, k]) -> out: f32[m, n]
+  k is a multiple of 32
   out(i < m, j < n) = sum[r < k] x(i, r) * w(j, r)
 )");
 }
@@ -56,7 +57,8 @@ TEST(ComputeDefPrint, SlidingWindowAttention) {
   logit(a < t, b < h, c < s) = select(c <= s - t + a && c > s - t + a - 4, score(a, b, c) * 0.125f, f32(-inf))
   mx(a < t, b < h) = max[c < s] logit(a, b, c)
   l(a < t, b < h) = sum[c < s] exp(logit(a, b, c) - mx(a, b))
-  out(a < t, b < h, e < d) = sum[c < s] exp(logit(a, b, c) - mx(a, b)) / l(a, b) * v(c, b / (h / kh), e)
+  p(a < t, b < h, c < s) = exp(logit(a, b, c) - mx(a, b)) / l(a, b)
+  out(a < t, b < h, e < d) = sum[c < s] p(a, b, c) * v(c, b / (h / kh), e)
 )");
 }
 

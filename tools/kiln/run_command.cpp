@@ -34,6 +34,7 @@ struct RunFlags {
   std::string device = "cpu";
   bool chat = false;
   bool ignore_eos = false;
+  bool profile = false;
   std::string system;
 };
 
@@ -71,6 +72,7 @@ Loaded load(const RunFlags& flags) {
     }
   };
   l.model = std::make_unique<engine::ModelRunner>(path, *l.device, options);
+  l.model->program().set_profiling(flags.profile);
   l.tokenizer = engine::Tokenizer::from_gguf(l.model->file());
   l.load_seconds = seconds_since(start);
   return l;
@@ -123,6 +125,18 @@ void print_timings(const Loaded& l, const GenerationStats& s) {
              s.generated, s.generate_seconds > 0 ? s.generated / s.generate_seconds : 0.0, l.device->name());
 }
 
+// --profile: where the steps' time went, by compiled operator (prompt and generation together).
+void print_profile(Loaded& l) {
+  const auto times = l.model->program().profile();
+  double total = 0;
+  for (const auto& t : times) total += t.seconds;
+  fmt::print(stderr, "kiln: profile, {:.3f} s in kernels\n  {:>8} {:>6} {:>9}  operator\n", total, "ms", "%", "launches");
+  for (const auto& t : times) {
+    fmt::print(stderr, "  {:8.1f} {:6.1f} {:9}  {}\n", t.seconds * 1e3, total > 0 ? 100 * t.seconds / total : 0.0,
+               t.launches, t.name);
+  }
+}
+
 std::vector<int32_t> chat_tokens(const Loaded& l, const std::vector<engine::ChatMessage>& messages) {
   const engine::ChatTemplate chat_template = engine::ChatTemplate::from_gguf(l.model->file());
   const engine::Tokenizer& t = *l.tokenizer;
@@ -153,6 +167,7 @@ void run(const RunFlags& flags) {
   // On a terminal the answer ends its line; in a pipe stdout is exactly the generated text.
   if (isatty(STDOUT_FILENO)) std::fputc('\n', stdout);
   print_timings(l, stats);
+  if (flags.profile) print_profile(l);
 }
 
 void chat(const RunFlags& flags) {
@@ -201,6 +216,7 @@ void chat(const RunFlags& flags) {
     messages.push_back({"assistant", reply});
   }
   print_timings(l, stats);
+  if (flags.profile) print_profile(l);
 }
 
 void add_common_options(CLI::App* command, RunFlags& f) {
@@ -223,6 +239,7 @@ void add_common_options(CLI::App* command, RunFlags& f) {
   command->add_option("--device", f.device, "cpu, opencl or opencl:N")->capture_default_str();
   command->add_option("--system", f.system, "System message for the chat template");
   command->add_flag("--ignore-eos", f.ignore_eos, "Keep generating past end-of-generation tokens (for benchmarks)");
+  command->add_flag("--profile", f.profile, "At the end, print the time spent in each compiled operator (stderr)");
 }
 
 }  // namespace

@@ -53,9 +53,12 @@ ComputeDef attention(double scale, double softcap, bool causal, int64_t window, 
   const Stage mx = reduce_stage("mx", {"a", "b"}, {t, h}, ReduceKind::Max, {"c"}, {s}, read(logits, {a, b, c}));
   const Expr weight = ir::call(Intrinsic::Exp, {read(logits, {a, b, c}) - read(mx, {a, b})});
   const Stage l = reduce_stage("l", {"a", "b"}, {t, h}, ReduceKind::Sum, {"c"}, {s}, weight);
+  // The probabilities, a stage of their own: inlined into `out` they would be computed again
+  // for every e.
+  const Stage p = elementwise_stage("p", {"a", "b", "c"}, {t, h, s}, weight / read(l, {a, b}));
   const Stage out = reduce_stage("out", {"a", "b", "e"}, {t, h, d}, ReduceKind::Sum, {"c"}, {s},
-                                 weight / read(l, {a, b}) * read(v, {row, kv_head, e}));
-  def.stages = {score, logits, mx, l, out};
+                                 read(p, {a, b, c}) * read(v, {row, kv_head, e}));
+  def.stages = {score, logits, mx, l, p, out};
   return def;
 }
 

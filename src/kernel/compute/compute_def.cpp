@@ -132,6 +132,7 @@ std::string to_string(const ComputeDef& def) {
   for (size_t i = 0; i < def.outputs.size(); ++i) s += (i ? ", " : "") + tensor_signature(def.outputs[i]);
   if (def.outputs.size() != 1) s += ")";
   s += "\n";
+  for (const auto& [size, multiple] : def.size_multiples) s += fmt::format("  {} is a multiple of {}\n", size, multiple);
   for (const Stage& stage : def.stages) {
     s += "  " + stage.name + "(" + domain(stage.axes, stage.extents) + ")";
     if (stage.type != Type::f32()) s += ": " + ir::to_string(stage.type);

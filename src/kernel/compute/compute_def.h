@@ -7,6 +7,7 @@
 // where `w(j, k)` is an ir::Access that lowering expands into the dtype's dequantization.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,9 @@ struct ComputeDef {
   std::vector<TensorDecl> outputs;       // each defined by the stage of the same name
   std::vector<Stage> stages;             // in order; a stage reads only inputs and earlier stages
   std::vector<std::string> size_params;  // every symbolic size the shapes use
+  // Sizes known to be multiples of a number (a quantized row holds whole blocks): schedules
+  // may tile by it with no remainder loop. Checked when the definition runs.
+  std::map<std::string, int64_t> size_multiples;
 };
 
 // The identity of a reduction: 0 for Sum, -inf for Max, +inf for Min.

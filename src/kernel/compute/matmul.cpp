@@ -18,6 +18,8 @@ ComputeDef matmul(DType weight) {
   const Expr body = read(def.inputs[0], {i, r}) * read(def.inputs[1], {j, r});
   def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"r"}, {k}, body)};
   def.size_params = {"m", "n", "k"};
+  // A quantized weight row is whole blocks.
+  if (is_quantized(weight)) def.size_multiples["k"] = dtype_info(weight).block_size;
   return def;
 }
 

@@ -104,7 +104,7 @@ ComputeDef rope(RopeMode mode, int n_dims, double theta, double freq_scale, bool
 //   score(a, b, c) = sum[r < d] q(a, b, r) * k(c, b / group, r)
 //   logit(a, b, c) = visible ? softcap(score * scale) : -inf     (softcap c tanh(x / c) if > 0)
 //   mx(a, b) = max[c < s] logit;  l(a, b) = sum[c < s] exp(logit - mx)
-//   out(a, b, e) = sum[c < s] exp(logit - mx) / l * v(c, b / group, e)
+//   p(a, b, c) = exp(logit - mx) / l;  out(a, b, e) = sum[c < s] p(a, b, c) * v(c, b / group, e)
 // Sizes t, h, kh, d, s (s >= t).
 //
 // Paged: k and v are a cache of `rows` rows (size `rows`), and an extra input slots i32[s]

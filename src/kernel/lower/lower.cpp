@@ -34,10 +34,15 @@ Expr product(const std::vector<Expr>& extents) {
   return p;
 }
 
-bool divides(const Expr& factor, const Expr& extent) {
+// Whether `factor` divides `extent`: both constants, or the extent a size the definition
+// declares a multiple of the factor.
+bool divides(const Expr& factor, const Expr& extent, const std::map<std::string, int64_t>& multiples) {
   const int64_t* f = ir::as_const_int(factor);
-  const int64_t* e = ir::as_const_int(extent);
-  return f && e && *e % *f == 0;
+  if (f == nullptr || *f <= 0) return false;
+  if (const int64_t* e = ir::as_const_int(extent)) return *e % *f == 0;
+  const ir::Var* v = extent.as<ir::Var>();
+  auto it = v ? multiples.find(v->name) : multiples.end();
+  return it != multiples.end() && it->second % *f == 0;
 }
 
 // Collects the first Access of `tensor` in an expression.
@@ -234,7 +239,7 @@ class KernelLowering {
     Expr condition;
     for (const Relation& r : ctx.schedule->relations) {
       if (r.kind != Relation::Kind::Split || r.is_reduce != reduce) continue;
-      if (r.tail != TailStrategy::GuardWithIf || divides(r.factor, r.old_extent)) continue;
+      if (r.tail != TailStrategy::GuardWithIf || divides(r.factor, r.old_extent, def_.size_multiples)) continue;
       Expr g = named(ctx, r.old_var) < r.old_extent;
       condition = condition.defined() ? (condition && g) : g;
     }
@@ -278,7 +283,7 @@ class KernelLowering {
   const Relation* separate_tail_split(const NestContext& ctx, const std::string& outer) const {
     for (const Relation& r : ctx.schedule->relations) {
       if (r.kind == Relation::Kind::Split && r.outer == outer && r.tail == TailStrategy::SeparateLoop &&
-          !divides(r.factor, r.old_extent)) {
+          !divides(r.factor, r.old_extent, def_.size_multiples)) {
         return &r;
       }
     }

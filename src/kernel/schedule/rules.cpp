@@ -34,8 +34,34 @@ std::vector<const ir::Access*> accesses_of(const Expr& e, const std::string& ten
   return out;
 }
 
-// Element-wise temporaries are inlined into their readers.
-bool is_inlined(const ComputeDef& def, const Stage& s) { return !is_output(def, s.name) && s.reduce == ReduceKind::None; }
+std::vector<const ir::Access*> accesses_of(const Expr& e, const std::string& tensor);
+
+// Whether a reader's access leaves one of the reader's own axes out of the indices: inlined,
+// the producer would be computed again along that axis.
+bool repeats_along_an_axis(const Stage& reader, const ir::Access* access) {
+  for (const std::string& axis : reader.axes) {
+    bool used = false;
+    for (const Expr& index : access->indices) {
+      const ir::Var* v = index.as<ir::Var>();
+      used = used || (v != nullptr && v->name == axis);
+    }
+    if (!used) return true;
+  }
+  return false;
+}
+
+// Element-wise temporaries are inlined into their readers, unless a reader would compute each
+// element again for every value of one of its axes (attention's probabilities, read once per
+// output column): those get their own buffer.
+bool is_inlined(const ComputeDef& def, const Stage& s) {
+  if (is_output(def, s.name) || s.reduce != ReduceKind::None) return false;
+  for (const Stage& reader : def.stages) {
+    for (const ir::Access* a : accesses_of(reader.body, s.name)) {
+      if (repeats_along_an_axis(reader, a)) return false;
+    }
+  }
+  return true;
+}
 
 // A stage's body with every inlined stage it reads replaced by that stage's body, so placement
 // sees the reads that will really happen.
@@ -57,24 +83,31 @@ Expr body_after_inlining(const ComputeDef& def, const Stage& stage) {
   return Inline(def).mutate(stage.body);
 }
 
+// Whether every read of `producer` in `reader` indexes it by exactly the reader's first axes.
+bool reads_by_leading_axes(const ComputeDef& def, const Stage& reader, const Stage& producer) {
+  if (producer.axes.size() > reader.axes.size()) return false;
+  for (const ir::Access* a : accesses_of(body_after_inlining(def, reader), producer.name)) {
+    for (size_t d = 0; d < a->indices.size(); ++d) {
+      const ir::Var* v = a->indices[d].as<ir::Var>();
+      if (v == nullptr || v->name != reader.axes[d]) return false;
+    }
+  }
+  return true;
+}
+
 // The consumer that can compute `producer` per point of its own leading axes: the last stage
-// reading it (so every other reader sits inside that consumer too), provided each of its reads
-// indexes the producer by exactly its own first axes.
+// reading it (so every other reader sits inside that consumer too), provided it and every
+// other reader index the producer by exactly their own first axes (a reader that reduces over
+// the producer needs all of it first).
 std::optional<std::string> row_consumer(const ComputeDef& def, const Stage& producer) {
+  std::optional<std::string> consumer;
   for (auto s = def.stages.rbegin(); s != def.stages.rend(); ++s) {
     if (&*s == &producer || is_inlined(def, *s)) continue;
-    const auto reads = accesses_of(body_after_inlining(def, *s), producer.name);
-    if (reads.empty()) continue;
-    if (producer.axes.size() > s->axes.size()) return std::nullopt;
-    for (const ir::Access* a : reads) {
-      for (size_t d = 0; d < a->indices.size(); ++d) {
-        const ir::Var* v = a->indices[d].as<ir::Var>();
-        if (v == nullptr || v->name != s->axes[d]) return std::nullopt;
-      }
-    }
-    return s->name;
+    if (accesses_of(body_after_inlining(def, *s), producer.name).empty()) continue;
+    if (!reads_by_leading_axes(def, *s, producer)) return std::nullopt;
+    if (!consumer) consumer = s->name;
   }
-  return std::nullopt;
+  return consumer;
 }
 
 struct Plan {
@@ -105,9 +138,21 @@ Plan place_stages(const ComputeDef& def, Schedule& schedule) {
   return plan;
 }
 
+// The number a stage's single reduction extent is declared a multiple of (a quantized row's
+// block), or 0.
+int64_t reduce_multiple(const ComputeDef& def, const Stage& s) {
+  if (s.reduce_extents.size() != 1) return 0;
+  const ir::Var* v = s.reduce_extents[0].as<ir::Var>();
+  auto it = v ? def.size_multiples.find(v->name) : def.size_multiples.end();
+  return it == def.size_multiples.end() ? 0 : it->second;
+}
+
 // CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
-// the axis that walks the weight rows), the innermost axis vectorized in full tiles.
-void schedule_cpu_stage(const Stage& s, StageRef ref, size_t bound, const ScheduleKnobs& knobs) {
+// the axis that walks the weight rows), the innermost axis vectorized in full tiles. A
+// reduction over a block-quantized input walks it a block at a time, the vector tiles of a
+// block unrolled: each block's scales are then decoded once, and the nibble shifts and byte
+// offsets within a block become constants.
+void schedule_cpu_stage(const Stage& s, StageRef ref, size_t bound, int64_t block, const ScheduleKnobs& knobs) {
   const Expr lanes = Expr(int64_t{knobs.cpu_vector_lanes});
   const bool contraction = s.reduce != ReduceKind::None && s.axes.size() >= 2 && bound == 0;
   if (contraction) {
@@ -119,7 +164,15 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, size_t bound, const Schedu
   }
   if (s.reduce != ReduceKind::None && s.reduce_axes.size() == 1) {
     const std::string& k = s.reduce_axes[0];
-    ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v");
+    // Blocks divide the extent (no remainder loop) and lanes divide blocks.
+    if (contraction && block > knobs.cpu_vector_lanes && block % knobs.cpu_vector_lanes == 0) {
+      ref.split(k, k + "b", k + "i", Expr(block), TailStrategy::SeparateLoop)
+          .split(k + "i", k + "u", k + "v", lanes, TailStrategy::SeparateLoop)
+          .unroll(k + "u")
+          .vectorize(k + "v");
+    } else {
+      ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v");
+    }
   } else if (s.reduce == ReduceKind::None && !s.axes.empty()) {
     const std::string& j = s.axes.back();
     if (s.axes.size() == 1 && bound == 0) {
@@ -192,7 +245,7 @@ Schedule default_schedule(const ComputeDef& def, TargetKind target, const Schedu
     auto bound = plan.bound_axes.find(s.name);
     const size_t n_bound = bound == plan.bound_axes.end() ? 0 : bound->second;
     if (target == TargetKind::Gpu) schedule_gpu_stage(s, schedule.stage(s.name), n_bound, knobs);
-    else schedule_cpu_stage(s, schedule.stage(s.name), n_bound, knobs);
+    else schedule_cpu_stage(s, schedule.stage(s.name), n_bound, reduce_multiple(def, s), knobs);
   }
   return schedule;
 }

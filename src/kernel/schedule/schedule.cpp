@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "kernel/ir/simplify.h"
 
 namespace kiln::kernel {
 
@@ -52,8 +53,9 @@ StageRef& StageRef::split(const std::string& var, const std::string& outer, cons
   KILN_CHECK(it != loops.end(), "split: stage '{}' has no loop '{}'", self().stage, var);
   KILN_CHECK(it->kind == ForKind::Serial, "split: loop '{}' is already {}", var, ir::for_kind_name(it->kind));
   const LoopDim old = *it;
-  LoopDim outer_dim{outer, (old.extent + factor - 1) / factor, ForKind::Serial, 0, old.is_reduce};
-  if (tail == TailStrategy::SeparateLoop) outer_dim.extent = old.extent / factor;
+  // Simplified, so that splitting a constant extent gives a constant (which unroll needs).
+  LoopDim outer_dim{outer, ir::simplify((old.extent + factor - 1) / factor), ForKind::Serial, 0, old.is_reduce};
+  if (tail == TailStrategy::SeparateLoop) outer_dim.extent = ir::simplify(old.extent / factor);
   const LoopDim inner_dim{inner, factor, ForKind::Serial, 0, old.is_reduce};
   it = loops.erase(it);
   it = loops.insert(it, inner_dim);
