@@ -14,7 +14,7 @@ namespace kiln::codegen {
 
 struct CpuCodegenOptions {
   int opt_level = 3;       // 0..3, as -O
-  bool fast_math = false;  // all fast-math flags; off keeps IEEE results (ReduceAdd may reassociate)
+  bool fast_math = false;  // all fast-math flags; off keeps IEEE results but for a*b+c fused (ReduceAdd may reassociate)
   // The target; empty means the host's. Code for another CPU is for dumps (`--dump asm`), and
   // compile_cpu refuses it since it would run here.
   std::string cpu;          // e.g. "znver5"

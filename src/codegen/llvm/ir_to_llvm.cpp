@@ -36,11 +36,15 @@ LlvmEmitter::LlvmEmitter(llvm::Module& module, const ir::Kernel& kernel,
       builder_(module.getContext()),
       function_attributes_(std::move(function_attributes)),
       fast_math_(fast_math) {
+  llvm::FastMathFlags flags;
   if (fast_math_) {
-    llvm::FastMathFlags flags;
     flags.setFast();
-    builder_.setFastMathFlags(flags);
+  } else {
+    // A multiply feeding an add may become one fused multiply-add (one rounding instead of
+    // two), as C compilers do by default; nothing else departs from IEEE arithmetic.
+    flags.setAllowContract(true);
   }
+  builder_.setFastMathFlags(flags);
 }
 
 // --- types, functions, scopes -------------------------------------------------------------

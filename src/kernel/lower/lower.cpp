@@ -335,8 +335,9 @@ class KernelLowering {
     const Stmt init = ir::Store::make(acc, Expr(int64_t{0}), reduce_identity(stage.reduce, type));
     Stmt body;
     if (const int64_t lanes = vector_reduce_lanes(ctx, pos); lanes > 1) {
-      // One accumulator per lane of the vectorized reduce loop, combined across lanes once at
-      // the end: a horizontal reduction per iteration would chain every iteration on it.
+      // One accumulator per lane of the vectorized reduce loop (and per copy of the unrolled
+      // reduce loops around it), combined across lanes once at the end: a horizontal reduction
+      // per iteration, or one accumulator for all copies, would chain every iteration on it.
       const std::string lane_acc = ctx.prefix + stage.name + "_lanes";
       const std::string lane = ctx.prefix + stage.name + "_lane";
       const Expr lane_value = ir::Load::make(type, lane_acc, ir::var(lane));
@@ -344,7 +345,7 @@ class KernelLowering {
                                             ir::Store::make(lane_acc, ir::var(lane), reduce_identity(stage.reduce, type)));
       const Stmt combine = ir::For::make(lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
                                          ir::Store::make(acc, Expr(int64_t{0}), reduce_combine(stage.reduce, acc_value, lane_value)));
-      const Expr lane_index = named(ctx, ctx.loops.back().var);
+      const Expr lane_index = lane_accumulator_index(ctx);
       body = ir::Allocate::make(lane_acc, type, Expr(lanes), MemoryScope::Register,
                                 ir::Block::make({lanes_init, lower_reduce_loops(ctx, pos, lane_acc, lane_index), init,
                                                  combine, store_result(ctx, acc_value)}));
@@ -354,17 +355,43 @@ class KernelLowering {
     return guarded(spatial_guard, ir::Allocate::make(acc, type, Expr(int64_t{1}), MemoryScope::Register, body));
   }
 
-  // The lanes of the reduction's innermost loop when it is a vectorized reduce loop of constant
-  // extent (each lane then keeps its own accumulator), else 0.
-  int64_t vector_reduce_lanes(const NestContext& ctx, size_t pos) const {
+  // How many of the innermost loops keep accumulators of their own: a vectorized reduce loop
+  // of constant extent, with the unrolled reduce loops of constant extent right around it.
+  size_t lane_loops(const NestContext& ctx, size_t pos) const {
     if (pos >= ctx.loops.size()) return 0;
-    const LoopDim& last = ctx.loops.back();
-    const int64_t* extent = ir::as_const_int(last.extent);
-    if (!last.is_reduce || last.kind != ForKind::Vectorized || extent == nullptr) return 0;
     for (size_t i = pos; i < ctx.loops.size(); ++i) {
       if (ctx.loops[i].kind == ForKind::GpuThread || ctx.loops[i].kind == ForKind::GpuBlock) return 0;
     }
-    return *extent;
+    const LoopDim& last = ctx.loops.back();
+    if (!last.is_reduce || last.kind != ForKind::Vectorized || !ir::as_const_int(last.extent)) return 0;
+    size_t count = 1;
+    while (count < ctx.loops.size() - pos) {
+      const LoopDim& l = ctx.loops[ctx.loops.size() - 1 - count];
+      if (!l.is_reduce || l.kind != ForKind::Unrolled || !ir::as_const_int(l.extent)) break;
+      ++count;
+    }
+    return count;
+  }
+
+  // The number of accumulators (the product of the lane loops' extents), or 0 for one.
+  int64_t vector_reduce_lanes(const NestContext& ctx, size_t pos) const {
+    const size_t count = lane_loops(ctx, pos);
+    if (count == 0) return 0;
+    int64_t lanes = 1;
+    for (size_t i = ctx.loops.size() - count; i < ctx.loops.size(); ++i) lanes *= *ir::as_const_int(ctx.loops[i].extent);
+    return lanes;
+  }
+
+  // Which accumulator the current point updates: the lane loops' variables, flattened.
+  Expr lane_accumulator_index(const NestContext& ctx) const {
+    size_t first = ctx.loops.size() - 1;
+    while (first > 0 && ctx.loops[first - 1].is_reduce && ctx.loops[first - 1].kind == ForKind::Unrolled &&
+           ir::as_const_int(ctx.loops[first - 1].extent)) {
+      --first;
+    }
+    Expr index = named(ctx, ctx.loops[first].var);
+    for (size_t i = first + 1; i < ctx.loops.size(); ++i) index = index * ctx.loops[i].extent + named(ctx, ctx.loops[i].var);
+    return index;
   }
 
   // The reduce loops from `pos` in, each point combining its value into acc[index].
