@@ -28,7 +28,18 @@ def kiln_run(kiln: str, model: str, threads: int, tokens: int) -> tuple[float, f
     return float(m.group(2)), float(m.group(4))
 
 
-def llama_cpp_run(model: str, threads: int, tokens: int) -> tuple[float, float]:
+def llama_cpp_run(model: str, threads: int, tokens: int, extra_buffers: bool) -> tuple[float, float]:
+    import llama_cpp.llama_cpp as api
+    if not extra_buffers:
+        # llama.cpp's "extra buffer types" repack weights for AMX or other kernels; AMX faults
+        # (SIGILL) where the kernel does not grant the process tile state, as on some VMs.
+        default_params = api.llama_model_default_params
+
+        def without_extra_buffers():
+            params = default_params()
+            params.use_extra_bufts = False
+            return params
+        api.llama_model_default_params = without_extra_buffers
     from llama_cpp import Llama
     llm = Llama(model_path=model, n_ctx=512, n_threads=threads, n_threads_batch=threads, verbose=False)
     ids = llm.tokenize(PROMPT.encode(), add_bos=llm.metadata.get("tokenizer.ggml.add_bos_token") == "true")
@@ -51,10 +62,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--kiln", default=str(Path(__file__).resolve().parent.parent / "build/tools/kiln/kiln"))
+    parser.add_argument("--llama-extra-buffers", action="store_true",
+                        help="let llama.cpp repack weights (AMX etc.); off by default: AMX faults on some VMs")
     args = parser.parse_args()
     weight_bytes = Path(args.model).stat().st_size
     kiln_prefill, kiln_decode = kiln_run(args.kiln, args.model, args.threads, args.tokens)
-    ref_prefill, ref_decode = llama_cpp_run(args.model, args.threads, args.tokens)
+    ref_prefill, ref_decode = llama_cpp_run(args.model, args.threads, args.tokens, args.llama_extra_buffers)
     print(f"model {Path(args.model).name}, {args.threads} threads, {args.tokens} tokens")
     print(f"{'':10} {'prefill tok/s':>14} {'decode tok/s':>13} {'decode GB/s':>12}")
     for name, p, d in (("kiln", kiln_prefill, kiln_decode), ("llama.cpp", ref_prefill, ref_decode)):
