@@ -523,14 +523,14 @@ TEST(LlvmCpu, UnrolledLoopAndLet) {
     auto y = poisoned<float>(size);
     launch(*loaded, {bytes_of(x), bytes_of(y)}, {size});
     // Each update rounded once (fused, as LLVM may contract it) or twice: exactly one of the two.
-    for (size_t i = 0; i < x.size(); ++i) {
-      const float v = x[i];
+    for (size_t e = 0; e < x.size(); ++e) {
+      const float v = x[e];
       float fused = 0, separate = 0;
       for (int k = 0; k < 4; ++k) {
         fused = std::fma(v + static_cast<float>(k), v * 0.5f, fused);
         separate = separate + (v + static_cast<float>(k)) * (v * 0.5f);
       }
-      ASSERT_TRUE(y[i] == fused || y[i] == separate) << "n = " << size << ", element " << i << ": " << y[i];
+      ASSERT_TRUE(y[e] == fused || y[e] == separate) << "n = " << size << ", element " << e << ": " << y[e];
     }
   }
 }

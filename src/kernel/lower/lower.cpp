@@ -161,13 +161,34 @@ class KernelLowering {
     return nullptr;
   }
 
+  // Spatial loops may sit inside the reduction loops only as a tile of constant extent, each
+  // point with accumulators of its own (lower_tiled_reduction), and not on a GPU.
   void check_reduce_loops_innermost(const NestContext& ctx) const {
     bool in_reduce = false;
     for (const LoopDim& l : ctx.loops) {
-      KILN_CHECK(!in_reduce || l.is_reduce, "stage '{}': spatial loop '{}' inside its reduction loops",
-                 ctx.stage->name, l.var);
+      if (in_reduce && !l.is_reduce) {
+        KILN_CHECK(ir::as_const_int(l.extent) && l.kind != ForKind::GpuBlock && l.kind != ForKind::GpuThread &&
+                       l.kind != ForKind::Parallel,
+                   "stage '{}': spatial loop '{}' inside its reduction loops must be a tile of constant extent",
+                   ctx.stage->name, l.var);
+        for (const Relation& r : ctx.schedule->relations) {
+          KILN_CHECK(!(r.kind == Relation::Kind::Split && r.inner == l.var && r.tail == TailStrategy::GuardWithIf &&
+                       !divides(r.factor, r.old_extent, def_.size_multiples)),
+                     "stage '{}': tile loop '{}' inside the reduction needs a split without guards", ctx.stage->name,
+                     l.var);
+        }
+      }
       in_reduce = in_reduce || l.is_reduce;
     }
+  }
+
+  // The spatial loops inside the reduction loops from `pos` on (positions in ctx.loops).
+  std::vector<size_t> tile_loops(const NestContext& ctx, size_t pos) const {
+    std::vector<size_t> tile;
+    for (size_t i = pos; i < ctx.loops.size(); ++i) {
+      if (!ctx.loops[i].is_reduce) tile.push_back(i);
+    }
+    return tile;
   }
 
   Expr named(const NestContext& ctx, const std::string& v) const { return ir::var(ctx.prefix + v); }
@@ -319,6 +340,16 @@ class KernelLowering {
         l.kind = ForKind::Serial;
       }
     }
+    // A remainder of a tile inside the reduction moves out in front of it: each of its points
+    // then runs the whole reduction with the untiled code.
+    const size_t first_reduce = first_reduce_loop(tail_ctx);
+    for (size_t i = first_reduce; i < tail_ctx.loops.size(); ++i) {
+      if (tail_ctx.loops[i].var != tail->inner || tail_ctx.loops[i].is_reduce) continue;
+      const LoopDim moved = tail_ctx.loops[i];
+      tail_ctx.loops.erase(tail_ctx.loops.begin() + static_cast<std::ptrdiff_t>(i));
+      tail_ctx.loops.insert(tail_ctx.loops.begin() + static_cast<std::ptrdiff_t>(first_reduce), moved);
+      break;
+    }
     Stmt remainder = ir::LetStmt::make(ctx.prefix + loop.var, tail->old_extent / tail->factor, body_of(tail_ctx));
     return ir::Block::make({main, remainder});
   }
@@ -329,6 +360,9 @@ class KernelLowering {
     const Expr spatial_guard = guards(ctx, false);
     if (pos < ctx.loops.size() && ctx.loops[pos].kind == ForKind::GpuThread) {
       return lower_cross_thread_reduction(ctx, pos, spatial_guard);
+    }
+    if (const std::vector<size_t> tile = tile_loops(ctx, pos); !tile.empty()) {
+      return guarded(spatial_guard, lower_tiled_reduction(ctx, pos, tile));
     }
     const std::string acc = ctx.prefix + stage.name + "_acc";
     const Expr acc_value = ir::Load::make(type, acc, Expr(int64_t{0}));
@@ -353,6 +387,60 @@ class KernelLowering {
       body = ir::Block::make({init, lower_reduce_loops(ctx, pos, acc, Expr(int64_t{0})), store_result(ctx, acc_value)});
     }
     return guarded(spatial_guard, ir::Allocate::make(acc, type, Expr(int64_t{1}), MemoryScope::Register, body));
+  }
+
+  // A reduction with spatial loops inside it (a register tile: rows of a matmul that share each
+  // weight block, columns of attention's output that share each probability): every point of
+  // the tile has accumulators of its own, acc[point * lanes + lane], set to the identity before
+  // the reduction loops and stored after them, the lanes combined first.
+  Stmt lower_tiled_reduction(NestContext& ctx, size_t pos, const std::vector<size_t>& tile) {
+    const Stage& stage = *ctx.stage;
+    const Type type = stage.type;
+    const int64_t lanes = std::max<int64_t>(1, vector_reduce_lanes(ctx, pos));
+    const std::string acc = ctx.prefix + stage.name + "_tile";
+    const std::string lane = ctx.prefix + stage.name + "_lane";
+    Expr point = Expr(int64_t{0});
+    int64_t points = 1;
+    for (size_t t : tile) {
+      const int64_t extent = *ir::as_const_int(ctx.loops[t].extent);
+      point = point * Expr(extent) + named(ctx, ctx.loops[t].var);
+      points *= extent;
+    }
+    point = ir::simplify(point);
+    // The tile's loops again, around `inner`, with the variables they define.
+    const std::function<Stmt(NestContext&, size_t, const std::function<Stmt(NestContext&)>&)> over_tile =
+        [&](NestContext& c, size_t k, const std::function<Stmt(NestContext&)>& inner) -> Stmt {
+      if (k == tile.size()) return inner(c);
+      const LoopDim& l = ctx.loops[tile[k]];
+      NestContext in = c;
+      in.defined.insert(l.var);
+      return ir::For::make(c.prefix + l.var, Expr(int64_t{0}), l.extent, l.kind, over_tile(in, k + 1, inner), l.gpu_dim);
+    };
+    const Expr identity = reduce_identity(stage.reduce, type);
+    const auto init = [&](NestContext&) -> Stmt {
+      if (lanes == 1) return ir::Store::make(acc, point, identity);
+      return ir::For::make(lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
+                           ir::Store::make(acc, point * lanes + ir::var(lane), identity));
+    };
+    const auto finish = [&](NestContext& c) -> Stmt {
+      return with_new_definitions(c, [&](NestContext& cc) -> Stmt {
+        if (lanes == 1) return store_result(cc, ir::Load::make(type, acc, point));
+        const std::string sum = ctx.prefix + stage.name + "_acc";
+        const Expr sum_value = ir::Load::make(type, sum, Expr(int64_t{0}));
+        const Stmt combine = ir::For::make(
+            lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
+            ir::Store::make(sum, Expr(int64_t{0}),
+                            reduce_combine(stage.reduce, sum_value, ir::Load::make(type, acc, point * lanes + ir::var(lane)))));
+        return ir::Allocate::make(sum, type, Expr(int64_t{1}), MemoryScope::Register,
+                                  ir::Block::make({ir::Store::make(sum, Expr(int64_t{0}), identity), combine,
+                                                   store_result(cc, sum_value)}));
+      });
+    };
+    const Expr index = lanes > 1 ? point * lanes + lane_accumulator_index(ctx) : point;
+    NestContext init_ctx = ctx, finish_ctx = ctx;
+    const Stmt body = ir::Block::make({over_tile(init_ctx, 0, init), lower_reduce_loops(ctx, pos, acc, index),
+                                       over_tile(finish_ctx, 0, finish)});
+    return ir::Allocate::make(acc, type, Expr(points * lanes), MemoryScope::Register, body);
   }
 
   // How many of the innermost loops keep accumulators of their own: a vectorized reduce loop

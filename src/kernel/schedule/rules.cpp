@@ -147,37 +147,81 @@ int64_t reduce_multiple(const ComputeDef& def, const Stage& s) {
   return it == def.size_multiples.end() ? 0 : it->second;
 }
 
+// Whether an input is read with `axis` as its last (contiguous) index, after inlining.
+bool read_contiguously_along(const ComputeDef& def, const Stage& s, const std::string& axis) {
+  for (const TensorDecl& input : def.inputs) {
+    for (const ir::Access* a : accesses_of(body_after_inlining(def, s), input.name)) {
+      const ir::Var* v = a->indices.empty() ? nullptr : a->indices.back().as<ir::Var>();
+      if (v != nullptr && v->name == axis) return true;
+    }
+  }
+  return false;
+}
+
+// What the CPU rules need to know about a stage besides itself.
+struct CpuStageFacts {
+  size_t bound = 0;              // axes fixed by producers computed inside it
+  int64_t block = 0;             // the reduction extent is a multiple of this (quantized rows)
+  bool spatial_contiguous = false;  // an input is contiguous along the innermost spatial axis
+};
+
+// Rows of a quantized matmul computed together, so that each decoded weight block serves
+// several rows (prefill); a decode step's single row takes the remainder path, untiled.
+constexpr int64_t kRowTile = 4;
+
 // CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
-// the axis that walks the weight rows), the innermost axis vectorized in full tiles. A
-// reduction over a block-quantized input walks it a block at a time, the vector tiles of a
-// block unrolled: each block's scales are then decoded once, and the nibble shifts and byte
-// offsets within a block become constants.
-void schedule_cpu_stage(const Stage& s, StageRef ref, size_t bound, int64_t block, const ScheduleKnobs& knobs) {
-  const Expr lanes = Expr(int64_t{knobs.cpu_vector_lanes});
-  const bool contraction = s.reduce != ReduceKind::None && s.axes.size() >= 2 && bound == 0;
+// the axis that walks the weight rows), the innermost axis vectorized in full tiles.
+//  - A reduction over a block-quantized input walks it a block at a time, the vector tiles of
+//    a block unrolled: each block's scales are decoded once, nibble shifts and byte offsets
+//    become constants; and kRowTile rows share each decoded block.
+//  - A contraction whose innermost spatial axis is contiguous in an input (attention's
+//    p(a, b, c) * v(c, .., e)) is vectorized along that axis, a tile of columns inside the
+//    reduction: contiguous loads instead of gathers along the reduction.
+void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts, const ScheduleKnobs& knobs) {
+  const int64_t n_lanes = knobs.cpu_vector_lanes;
+  const Expr lanes = Expr(n_lanes);
+  const bool contraction = s.reduce != ReduceKind::None && s.axes.size() >= 2 && facts.bound == 0;
+  const bool single_reduce = s.reduce != ReduceKind::None && s.reduce_axes.size() == 1;
+  if (contraction && single_reduce && facts.spatial_contiguous && facts.block == 0) {
+    const std::string& e = s.axes.back();
+    const std::string& c = s.reduce_axes[0];
+    ref.split(e, e + "o", e + "v", lanes, TailStrategy::SeparateLoop);
+    std::vector<std::string> order = {e + "o"};
+    for (size_t i = 0; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
+    order.push_back(c);
+    order.push_back(e + "v");
+    ref.reorder(order).parallel(e + "o").vectorize(e + "v");
+    return;
+  }
   if (contraction) {
     std::vector<std::string> order = {s.axes.back()};
     for (size_t i = 0; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
     ref.reorder(order).parallel(s.axes.back());
-  } else if (!s.axes.empty() && (s.axes.size() > 1 || s.reduce != ReduceKind::None || bound > 0)) {
+  } else if (!s.axes.empty() && (s.axes.size() > 1 || s.reduce != ReduceKind::None || facts.bound > 0)) {
     ref.parallel(s.axes[0]);
   }
-  if (s.reduce != ReduceKind::None && s.reduce_axes.size() == 1) {
+  if (single_reduce) {
     const std::string& k = s.reduce_axes[0];
     // Blocks divide the extent (no remainder loop) and lanes divide blocks.
-    if (contraction && block > knobs.cpu_vector_lanes && block % knobs.cpu_vector_lanes == 0) {
-      ref.split(k, k + "b", k + "i", Expr(block), TailStrategy::SeparateLoop)
+    if (contraction && facts.block > n_lanes && facts.block % n_lanes == 0) {
+      ref.split(k, k + "b", k + "i", Expr(facts.block), TailStrategy::SeparateLoop)
           .split(k + "i", k + "u", k + "v", lanes, TailStrategy::SeparateLoop)
           .unroll(k + "u")
           .vectorize(k + "v");
+      if (s.axes.size() == 2) {
+        const std::string& i = s.axes[0];
+        ref.split(i, i + "o", i + "i", Expr(kRowTile), TailStrategy::SeparateLoop)
+            .unroll(i + "i")
+            .reorder({k + "b", i + "i"});
+      }
     } else {
       ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v");
     }
   } else if (s.reduce == ReduceKind::None && !s.axes.empty()) {
     const std::string& j = s.axes.back();
-    if (s.axes.size() == 1 && bound == 0) {
+    if (s.axes.size() == 1 && facts.bound == 0) {
       ref.split(j, j + "o", j + "v", lanes, TailStrategy::SeparateLoop).parallel(j + "o").vectorize(j + "v");
-    } else if (s.axes.size() > 1 || bound == 0) {
+    } else if (s.axes.size() > 1 || facts.bound == 0) {
       ref.split(j, j + "o", j + "v", lanes, TailStrategy::SeparateLoop).vectorize(j + "v");
     }
   }
@@ -245,7 +289,11 @@ Schedule default_schedule(const ComputeDef& def, TargetKind target, const Schedu
     auto bound = plan.bound_axes.find(s.name);
     const size_t n_bound = bound == plan.bound_axes.end() ? 0 : bound->second;
     if (target == TargetKind::Gpu) schedule_gpu_stage(s, schedule.stage(s.name), n_bound, knobs);
-    else schedule_cpu_stage(s, schedule.stage(s.name), n_bound, reduce_multiple(def, s), knobs);
+    else {
+      const CpuStageFacts facts{n_bound, reduce_multiple(def, s),
+                                !s.axes.empty() && read_contiguously_along(def, s, s.axes.back())};
+      schedule_cpu_stage(s, schedule.stage(s.name), facts, knobs);
+    }
   }
   return schedule;
 }
