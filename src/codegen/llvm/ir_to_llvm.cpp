@@ -1,6 +1,7 @@
 #include "codegen/llvm/ir_to_llvm.h"
 
 #include <algorithm>
+#include <limits>
 #include <string_view>
 
 #include <llvm/IR/Constants.h>
@@ -417,7 +418,9 @@ llvm::Value* LlvmEmitter::emit_math(ir::Intrinsic op, const std::vector<llvm::Va
                                     ir::Type type) {
   llvm::Value* x = args[0];
   switch (op) {
-    case ir::Intrinsic::Exp: return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
+    case ir::Intrinsic::Exp:
+      if (type.lanes > 1 && type.element_of() == ir::Type::f32()) return vector_expf(x);
+      return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
     case ir::Intrinsic::Log: return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
     case ir::Intrinsic::Sqrt: return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x);
     case ir::Intrinsic::Sin: return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sin, x);
@@ -436,6 +439,42 @@ llvm::Value* LlvmEmitter::emit_math(ir::Intrinsic op, const std::vector<llvm::Va
     default: break;
   }
   internal_error_at(__FILE__, __LINE__, fmt::format("intrinsic {} has no lowering", ir::intrinsic_name(op)));
+}
+
+// exp(x) = 2^n * e^r with n = round(x / ln 2) and |r| <= ln(2) / 2: r computed in two parts
+// of ln 2 (Cody-Waite), e^r by a degree-7 polynomial (Cephes' expf coefficients, relative
+// error about 1e-7), and 2^n applied as two exact powers of two so that results down to the
+// subnormals come out right. Inputs past the ends saturate to 0 and +inf; NaN stays NaN.
+llvm::Value* LlvmEmitter::vector_expf(llvm::Value* x) {
+  auto* vector_type = llvm::cast<llvm::VectorType>(x->getType());
+  auto constant = [&](double v) { return llvm::ConstantFP::get(vector_type, v); };
+  llvm::Type* int_type = llvm::VectorType::get(builder_.getInt32Ty(), vector_type->getElementCount());
+  auto int_constant = [&](int32_t v) { return llvm::ConstantInt::get(int_type, static_cast<uint64_t>(static_cast<int64_t>(v)), true); };
+  // Below -104, exp(x) is under half the smallest subnormal; above 88.73 it overflows.
+  llvm::Value* clamped = builder_.CreateBinaryIntrinsic(
+      llvm::Intrinsic::minnum, builder_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, x, constant(-104.0)),
+      constant(88.73));
+  llvm::Value* n = builder_.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven,
+                                                 builder_.CreateFMul(clamped, constant(1.44269504088896341)));
+  llvm::Value* r = builder_.CreateFSub(clamped, builder_.CreateFMul(n, constant(0.693359375)));
+  r = builder_.CreateFSub(r, builder_.CreateFMul(n, constant(-2.12194440e-4)));
+  llvm::Value* p = constant(1.9875691500e-4);
+  for (double c : {1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}) {
+    p = builder_.CreateFAdd(builder_.CreateFMul(p, r), constant(c));
+  }
+  llvm::Value* e_r = builder_.CreateFAdd(builder_.CreateFAdd(builder_.CreateFMul(p, builder_.CreateFMul(r, r)), r), constant(1.0));
+  // 2^n = 2^half * 2^(n - half), each a normal float for n in [-150, 128].
+  llvm::Value* n_int = builder_.CreateFPToSI(n, int_type);
+  llvm::Value* half = builder_.CreateAShr(n_int, int_constant(1));
+  auto power_of_two = [&](llvm::Value* e) {
+    return builder_.CreateBitCast(builder_.CreateShl(builder_.CreateAdd(e, int_constant(127)), int_constant(23)), vector_type);
+  };
+  llvm::Value* result = builder_.CreateFMul(builder_.CreateFMul(e_r, power_of_two(half)),
+                                            power_of_two(builder_.CreateSub(n_int, half)));
+  result = builder_.CreateSelect(builder_.CreateFCmpOLT(x, constant(-104.0)), constant(0.0), result);
+  result = builder_.CreateSelect(builder_.CreateFCmpOGT(x, constant(88.73)),
+                                 constant(std::numeric_limits<double>::infinity()), result);
+  return builder_.CreateSelect(builder_.CreateFCmpUNO(x, x), x, result);
 }
 
 llvm::Value* LlvmEmitter::call_libm_per_lane(const char* f32_name, const char* f64_name, llvm::Value* x,
