@@ -3,23 +3,27 @@
 GGUF file and thread count, in one run, reported as a ratio with achieved weight bandwidth.
 
   pip install llama-cpp-python
-  bench/compare_llama_cpp.py [--model FILE] [--threads N] [--tokens N] [--kiln build/tools/kiln/kiln]
+  bench/compare_llama_cpp.py [--model FILE] [--threads N] [--tokens N] [--prompt-repeat N]
+                             [--kiln build/tools/kiln/kiln]
 
 Decode reads every weight once per token, so bytes of weights / time per token is the achieved
-bandwidth; compare it with the machine's measured memory bandwidth.
+bandwidth; compare it with the machine's measured memory bandwidth. Prefill does about
+2 x parameters FLOPs per prompt token (attention aside), reported as GFLOP/s.
 """
 import argparse
 import os
 import re
 import subprocess
 import time
+
+import numpy as np
 from pathlib import Path
 
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 
 
-def kiln_run(kiln: str, model: str, threads: int, tokens: int) -> tuple[float, float]:
-    result = subprocess.run([kiln, "run", "-m", model, "-p", PROMPT, "-n", str(tokens), "--temp", "0", "-t", str(threads),
+def kiln_run(kiln: str, model: str, prompt: str, threads: int, tokens: int) -> tuple[float, float]:
+    result = subprocess.run([kiln, "run", "-m", model, "-p", prompt, "-n", str(tokens), "--temp", "0", "-t", str(threads),
                              "--ignore-eos"],
                             capture_output=True, text=True, check=True)
     m = re.search(r"prompt (\d+) tokens, ([\d.]+) tokens/s \| generation (\d+) tokens, ([\d.]+) tokens/s", result.stderr)
@@ -28,7 +32,7 @@ def kiln_run(kiln: str, model: str, threads: int, tokens: int) -> tuple[float, f
     return float(m.group(2)), float(m.group(4))
 
 
-def llama_cpp_run(model: str, threads: int, tokens: int, extra_buffers: bool) -> tuple[float, float]:
+def llama_cpp_run(model: str, prompt: str, threads: int, tokens: int, extra_buffers: bool) -> tuple[float, float, int]:
     import llama_cpp.llama_cpp as api
     if not extra_buffers:
         # llama.cpp's "extra buffer types" repack weights for AMX or other kernels; AMX faults
@@ -41,8 +45,8 @@ def llama_cpp_run(model: str, threads: int, tokens: int, extra_buffers: bool) ->
             return params
         api.llama_model_default_params = without_extra_buffers
     from llama_cpp import Llama
-    llm = Llama(model_path=model, n_ctx=512, n_threads=threads, n_threads_batch=threads, verbose=False)
-    ids = llm.tokenize(PROMPT.encode(), add_bos=llm.metadata.get("tokenizer.ggml.add_bos_token") == "true")
+    llm = Llama(model_path=model, n_ctx=2048, n_batch=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    ids = llm.tokenize(prompt.encode(), add_bos=llm.metadata.get("tokenizer.ggml.add_bos_token") == "true")
     start = time.perf_counter()
     llm.eval(ids)
     prefill = len(ids) / (time.perf_counter() - start)
@@ -52,7 +56,12 @@ def llama_cpp_run(model: str, threads: int, tokens: int, extra_buffers: bool) ->
         llm.eval([token])
         token = llm.sample(temp=0)
     decode = tokens / (time.perf_counter() - start)
-    return prefill, decode
+    return prefill, decode, len(ids)
+
+
+def parameter_count(model: str) -> int:
+    import gguf
+    return sum(int(np.prod(t.shape)) for t in gguf.GGUFReader(model).tensors)
 
 
 def main() -> None:
@@ -61,17 +70,22 @@ def main() -> None:
     parser.add_argument("--model", default=str(models / "SmolLM2-135M-Instruct.Q4_1.gguf"))
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--prompt-repeat", type=int, default=1, help="the prompt this many times over (longer prefill)")
     parser.add_argument("--kiln", default=str(Path(__file__).resolve().parent.parent / "build/tools/kiln/kiln"))
     parser.add_argument("--llama-extra-buffers", action="store_true",
                         help="let llama.cpp repack weights (AMX etc.); off by default: AMX faults on some VMs")
     args = parser.parse_args()
     weight_bytes = Path(args.model).stat().st_size
-    kiln_prefill, kiln_decode = kiln_run(args.kiln, args.model, args.threads, args.tokens)
-    ref_prefill, ref_decode = llama_cpp_run(args.model, args.threads, args.tokens, args.llama_extra_buffers)
-    print(f"model {Path(args.model).name}, {args.threads} threads, {args.tokens} tokens")
-    print(f"{'':10} {'prefill tok/s':>14} {'decode tok/s':>13} {'decode GB/s':>12}")
+    params = parameter_count(args.model)
+    prompt = " ".join([PROMPT] * args.prompt_repeat)
+    kiln_prefill, kiln_decode = kiln_run(args.kiln, args.model, prompt, args.threads, args.tokens)
+    ref_prefill, ref_decode, prompt_tokens = llama_cpp_run(args.model, prompt, args.threads, args.tokens,
+                                                           args.llama_extra_buffers)
+    print(f"model {Path(args.model).name} ({params / 1e6:.0f}M parameters), {args.threads} threads, "
+          f"{prompt_tokens}-token prompt, {args.tokens} tokens generated")
+    print(f"{'':10} {'prefill tok/s':>14} {'GFLOP/s':>8} {'decode tok/s':>13} {'decode GB/s':>12}")
     for name, p, d in (("kiln", kiln_prefill, kiln_decode), ("llama.cpp", ref_prefill, ref_decode)):
-        print(f"{name:10} {p:14.1f} {d:13.1f} {d * weight_bytes / 1e9:12.2f}")
+        print(f"{name:10} {p:14.1f} {2 * params * p / 1e9:8.1f} {d:13.1f} {d * weight_bytes / 1e9:12.2f}")
     print(f"kiln / llama.cpp: prefill {kiln_prefill / ref_prefill:.2f}x, decode {kiln_decode / ref_decode:.2f}x")
 
 

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "base/error.h"
 #include "compiler/op_runner.h"
 #include "graph/ops.h"
+#include "kernel/compute/fuse.h"
 #include "kernel/compute/ops.h"
+#include "passes/fuse.h"
 
 namespace kiln::compiler {
 
@@ -30,6 +33,14 @@ struct GraphProgram::Step {
   SymExpr first_row = 0;    // RowsView: the rows [first_row, ...) of source
   SymExpr row_bytes = 0;
   SymExpr rows = 0;         // RowsView: how many
+};
+
+// The compute definition of a node (or a fused group) and how its tensors and sizes bind to
+// the graph.
+struct GraphProgram::NodePlan {
+  kernel::ComputeDef def;
+  std::map<std::string, ValueId> tensors;
+  std::map<std::string, SymExpr> sizes;
 };
 
 namespace {
@@ -61,12 +72,7 @@ ops::Unary unary_of(OpKind op) {
   }
 }
 
-// The compute definition of a node and how its tensors and sizes bind to the graph.
-struct NodePlan {
-  kernel::ComputeDef def;
-  std::map<std::string, ValueId> tensors;
-  std::map<std::string, SymExpr> sizes;
-};
+using NodePlan = GraphProgram::NodePlan;
 
 NodePlan plan_node(const Graph& g, const Node& n, const std::string& where) {
   const auto type = [&](size_t i) -> const graph::TensorType& { return g.type(n.inputs[i]); };
@@ -165,45 +171,102 @@ SymExpr row_bytes_of(const graph::TensorType& type) {
   return row;
 }
 
+// The plan of `consumer` folded into `producer`'s epilogue, the consumer reading the producer's
+// result `value`; nullopt where the definitions do not fit (kernel/compute/fuse.h).
+std::optional<NodePlan> fold(const NodePlan& producer, const NodePlan& consumer, ValueId value, const std::string& prefix) {
+  std::string input;
+  for (const auto& [name, id] : consumer.tensors) {
+    if (id == value) {
+      if (!input.empty()) return std::nullopt;  // read twice, e.g. mul(x, x)
+      input = name;
+    }
+  }
+  if (input.empty()) return std::nullopt;
+  std::optional<kernel::FusedDef> fused = kernel::fuse_epilogue(producer.def, consumer.def, input, prefix);
+  if (!fused) return std::nullopt;
+  NodePlan plan{std::move(fused->def), producer.tensors, producer.sizes};
+  for (const auto& [name, id] : consumer.tensors) {
+    if (name != input) plan.tensors[fused->tensor_names.at(name)] = id;
+  }
+  for (const auto& [name, e] : consumer.sizes) {
+    if (auto it = fused->size_names.find(name); it != fused->size_names.end()) plan.sizes[it->second] = e;
+  }
+  return plan;
+}
+
 }  // namespace
 
-GraphProgram::GraphProgram(const Graph& graph, Target target, const std::function<void(size_t, size_t)>& on_progress)
+void GraphProgram::add_compute_step(NodePlan plan, ValueId output, Target target) {
+  auto step = std::make_unique<Step>();
+  step->output = output;
+  const std::string key = kernel::to_string(plan.def);
+  auto& compiled = compiled_[key];
+  if (!compiled) {
+    CompileOptions options;
+    options.target = target;
+    compiled = std::make_unique<CompiledOp>(compile(plan.def, options));
+  }
+  step->op = compiled.get();
+  step->tensors = std::move(plan.tensors);
+  step->sizes = std::move(plan.sizes);
+  steps_.push_back(std::move(step));
+}
+
+GraphProgram::GraphProgram(const Graph& graph, Target target, const std::function<void(size_t, size_t)>& on_progress,
+                           bool fuse)
     : graph_(graph) {
-  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
-    const Node& n = graph_.nodes[i];
-    const std::string where = graph::node_label(graph_, i);
-    auto step = std::make_unique<Step>();
-    step->output = n.outputs.at(0);
-    if (n.op == OpKind::reshape) {
+  std::vector<passes::KernelGroup> groups;
+  if (fuse) {
+    groups = passes::fuse(graph_);
+  } else {
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) groups.push_back({{i}});
+  }
+  for (const passes::KernelGroup& group : groups) {
+    const size_t first = group.nodes.front();
+    const Node& n = graph_.nodes[first];
+    const std::string where = graph::node_label(graph_, first);
+    if (group.nodes.size() > 1) {
+      // The anchor with each member folded into its epilogue; where a member does not fold,
+      // the plan so far becomes a step of its own and the member starts the next.
+      NodePlan plan = plan_node(graph_, n, where);
+      ValueId result = n.outputs.at(0);
+      for (size_t k = 1; k < group.nodes.size(); ++k) {
+        const Node& member = graph_.nodes[group.nodes[k]];
+        NodePlan next = plan_node(graph_, member, graph::node_label(graph_, group.nodes[k]));
+        if (std::optional<NodePlan> folded = fold(plan, next, result, fmt::format("e{}_", k))) {
+          plan = std::move(*folded);
+        } else {
+          add_compute_step(std::move(plan), result, target);
+          plan = std::move(next);
+        }
+        result = member.outputs.at(0);
+      }
+      add_compute_step(std::move(plan), result, target);
+    } else if (n.op == OpKind::reshape) {
+      auto step = std::make_unique<Step>();
+      step->output = n.outputs.at(0);
       step->kind = Step::Kind::Alias;
       step->source = n.inputs[0];
+      steps_.push_back(std::move(step));
     } else if (n.op == OpKind::slice && n.attrs.get_int("axis", where) == 0) {
       // Rows of a row-major tensor are contiguous: a window on the same buffer.
+      auto step = std::make_unique<Step>();
+      step->output = n.outputs.at(0);
       step->kind = Step::Kind::RowsView;
       step->source = n.inputs[0];
       step->first_row = n.attrs.get_sym("start", where);
       step->rows = n.attrs.get_sym("length", where);
       step->row_bytes = row_bytes_of(graph_.type(n.inputs[0]));
+      steps_.push_back(std::move(step));
     } else {
-      NodePlan plan = plan_node(graph_, n, where);
+      add_compute_step(plan_node(graph_, n, where), n.outputs.at(0), target);
       if (n.op == OpKind::kv_write) {
         // The new rows are scattered into the cache in place; the node's result is the cache.
-        step->kind = Step::Kind::InPlace;
-        step->source = n.inputs[0];
+        steps_.back()->kind = Step::Kind::InPlace;
+        steps_.back()->source = n.inputs[0];
       }
-      const std::string key = kernel::to_string(plan.def);
-      auto& compiled = compiled_[key];
-      if (!compiled) {
-        CompileOptions options;
-        options.target = target;
-        compiled = std::make_unique<CompiledOp>(compile(plan.def, options));
-      }
-      step->op = compiled.get();
-      step->tensors = std::move(plan.tensors);
-      step->sizes = std::move(plan.sizes);
     }
-    steps_.push_back(std::move(step));
-    if (on_progress) on_progress(i + 1, graph_.nodes.size());
+    if (on_progress) on_progress(group.nodes.back() + 1, graph_.nodes.size());
   }
 }
 

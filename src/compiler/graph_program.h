@@ -1,9 +1,10 @@
-// A graph compiled for a target: every node becomes a compiled operator or, for views that
+// A graph compiled for a target: every kernel group (passes/fuse.h: a node, or a node with the
+// element-wise nodes fused into its epilogue) becomes a compiled operator or, for views that
 // need no copy (reshape, a slice of whole rows), an alias of a buffer; kv_write updates its
-// cache in place, and its result is the cache's buffer. One
-// program serves every binding of the graph's symbols (n_tokens, n_past, ...).
+// cache in place, and its result is the cache's buffer. One program serves every binding of
+// the graph's symbols (n_tokens, n_past, ...).
 //
-// No fusion or memory planning yet: each node's result gets its own buffer for the run.
+// No memory planning yet: each kernel's result gets its own buffer for the run.
 #pragma once
 
 #include <functional>
@@ -20,9 +21,10 @@ namespace kiln::compiler {
 
 class GraphProgram {
  public:
-  // Compiles every node; `on_progress(done, total)` is called as operators compile.
+  // Compiles every node, element-wise nodes fused into their producers' kernels unless `fuse`
+  // is false (passes/fuse.h); `on_progress(done, total)` is called as nodes compile.
   GraphProgram(const graph::Graph& graph, Target target,
-               const std::function<void(size_t, size_t)>& on_progress = {});
+               const std::function<void(size_t, size_t)>& on_progress = {}, bool fuse = true);
   ~GraphProgram();
 
   const graph::Graph& graph() const { return graph_; }
@@ -44,8 +46,10 @@ class GraphProgram {
   std::vector<OpTime> profile() const;
 
   struct Step;
+  struct NodePlan;
 
  private:
+  void add_compute_step(NodePlan plan, graph::ValueId output, Target target);
   bool profiling_ = false;
   std::map<std::string, OpTime> times_;
   graph::Graph graph_;

@@ -109,6 +109,26 @@ TEST(ModelRunnerTest, PagedCacheGivesTheSameLogitsInAnyBlockOrder) {
   EXPECT_LT(worst, 1e-3) << "largest logit difference";
 }
 
+// Fusion (passes/fuse.h) changes which kernels run, not what they compute: with and without
+// it, the same logits, and fewer kernels with it.
+TEST(ModelRunnerTest, FusedAndUnfusedProgramsAgree) {
+  REQUIRE_MODEL();
+  auto device = runtime::open_device("cpu", 2);
+  ModelOptions options;
+  options.ctx_size = 16;
+  options.all_logits = true;
+  const std::vector<int32_t> tokens = {504, 3575, 282, 4649, 314, 7042, 30, 198};
+  ModelRunner fused(smollm2(), *device, options);
+  options.fuse = false;
+  ModelRunner unfused(smollm2(), *device, options);
+  EXPECT_LT(fused.kernel_count() + 6 * 30, unfused.kernel_count() + 1) << "6 fewer kernels per layer";
+  const std::vector<float> a = fused.forward(tokens), b = unfused.forward(tokens);
+  ASSERT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
+  EXPECT_LT(worst, 1e-3) << "largest logit difference";
+}
+
 // ---- Parity with llama.cpp -----------------------------------------------------------------
 
 struct GoldenCase {

@@ -610,6 +610,38 @@ int64_t product(const std::vector<int64_t>& extents) {
   return n;
 }
 
+// Replaces each value of an output stage by its epilogue at that point.
+void apply_epilogue(const ComputeDef& def, const Stage& stage, const std::map<std::string, int64_t>& sizes,
+                    const std::map<std::string, const std::vector<uint8_t>*>& inputs,
+                    const std::map<std::string, StageData>& stages, StageData& data) {
+  Context ctx;
+  ctx.def = &def;
+  ctx.buffers = inputs;
+  ctx.stages = &stages;
+  ctx.constants = sizes;
+  for (size_t s = 0; s < stage.axes.size(); ++s) ctx.slots[stage.axes[s]] = static_cast<int>(s);
+  const int value_slot = static_cast<int>(stage.axes.size());
+  ctx.slots[kernel::kEpilogueValue] = value_slot;
+  Compiler compiler(std::move(ctx));
+  const NodePtr epilogue = compiler.compile(stage.epilogue);
+  const int64_t points = product(data.extents);
+  if (points == 0) return;
+  Odometer odometer(data.extents);
+  Batch batch;
+  batch.columns.assign(stage.axes.size() + 1, std::vector<Value>(kBatch));
+  for (int64_t first = 0; first < points; first += kBatch) {
+    batch.size = static_cast<int>(std::min<int64_t>(kBatch, points - first));
+    ++batch.epoch;
+    for (int p = 0; p < batch.size; ++p, odometer.next()) {
+      for (size_t s = 0; s < stage.axes.size(); ++s) batch.columns[s][p] = int_value(odometer.at()[s]);
+      batch.columns[static_cast<size_t>(value_slot)][p] = data.values[static_cast<size_t>(first + p)];
+    }
+    const Value* values = epilogue->values(batch);
+    std::copy_n(values, batch.size, data.values.begin() + first);
+  }
+  data.type = stage.epilogue.type();
+}
+
 // Evaluates one stage: every point of its axes, and for a reduction every point of its
 // reduction axes (the last fastest), combined in order from the identity.
 void run_stage(const ComputeDef& def, const Stage& stage, const std::map<std::string, int64_t>& sizes,
@@ -702,6 +734,7 @@ void run_stage(const ComputeDef& def, const Stage& stage, const std::map<std::st
       if (point % per_output == per_output - 1) data.values[point / per_output] = acc;
     }
   }
+  if (stage.epilogue.defined()) apply_epilogue(def, stage, sizes, inputs, stages, data);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "base/dequantize.h"
 #include "base/error.h"
 #include "base/half.h"
+#include "kernel/compute/fuse.h"
 #include "kernel/compute/ops.h"
 #include "kernel/ir/evaluate.h"
 #include "ops/reference.h"
@@ -574,6 +575,61 @@ void view_cases(std::vector<OpCase>& out, Rng& rng) {
   }
 }
 
+// Element-wise consumers folded into a producer's epilogue (kernel/compute/fuse.h), as the
+// Llama graph fuses them: matmul + residual add, rms_norm + weight mul, gate matmul + silu +
+// mul by up. Expected values compose the independent references.
+void fused_cases(std::vector<OpCase>& out, Rng& rng) {
+  const auto fold = [](const ComputeDef& producer, const ComputeDef& consumer, const std::string& input,
+                       const std::string& prefix) {
+    auto fused = kernel::fuse_epilogue(producer, consumer, input, prefix);
+    KILN_CHECK(fused.has_value(), "{} does not fold into {}", consumer.name, producer.name);
+    return fused->def;
+  };
+  for (DType w : {DType::f32, DType::q4_1, DType::q8_0}) {
+    for (int64_t m : {int64_t{1}, int64_t{3}, int64_t{6}}) {
+      const int64_t n = 19, k = 64;
+      {  // out = residual + x w^T
+        OpCase c = make_case("fused", fold(ops::matmul(w), ops::binary(ops::Binary::Add, 2, {}), "b", "e1_"),
+                             {{"m", m}, {"n", n}, {"k", k}});
+        c.inputs = {random_tensor("x", DType::f32, {m, k}, rng), random_tensor("w", w, {n, k}, rng),
+                    random_tensor("e1_a", DType::f32, {m, n}, rng, -4, 4)};
+        const auto product = ref::matmul(m, n, k, c.inputs[0].values, c.inputs[1].values);
+        std::vector<double> want(product.size());
+        for (size_t i = 0; i < want.size(); ++i) want[i] = c.inputs[2].values[i] + product[i];
+        c.expected = {expected_output(c, 0, want)};
+        c.tolerance = sum_tolerance(ref::matmul(m, n, k, abs_values(c.inputs[0].values), abs_values(c.inputs[1].values)));
+        c.tolerance.atol += kF32Rtol * 4;
+        out.push_back(std::move(c));
+      }
+      {  // out = silu(x wg^T) * up
+        ComputeDef def = fold(ops::matmul(w), ops::unary(ops::Unary::Silu, 2), "x", "e1_");
+        def = fold(def, ops::binary(ops::Binary::Mul, 2, {}), "a", "e2_");
+        OpCase c = make_case("fused", def, {{"m", m}, {"n", n}, {"k", k}});
+        c.inputs = {random_tensor("x", DType::f32, {m, k}, rng), random_tensor("w", w, {n, k}, rng),
+                    random_tensor("e2_b", DType::f32, {m, n}, rng)};
+        const auto gate = ref::unary(ops::Unary::Silu, ref::matmul(m, n, k, c.inputs[0].values, c.inputs[1].values), 0);
+        std::vector<double> want(gate.size());
+        for (size_t i = 0; i < want.size(); ++i) want[i] = gate[i] * c.inputs[2].values[i];
+        c.expected = {expected_output(c, 0, want)};
+        c.tolerance = sum_tolerance(ref::matmul(m, n, k, abs_values(c.inputs[0].values), abs_values(c.inputs[1].values)));
+        out.push_back(std::move(c));
+      }
+    }
+  }
+  for (int64_t cols : {int64_t{5}, int64_t{64}, int64_t{257}}) {  // out = rms_norm(x) * weight
+    const int64_t rows = 3;
+    OpCase c = make_case("fused", fold(ops::rms_norm(1e-5), ops::binary(ops::Binary::Mul, 2, {true, false}), "a", "e1_"),
+                         {{"rows", rows}, {"cols", cols}});
+    c.inputs = {random_tensor("x", DType::f32, {rows, cols}, rng), random_tensor("e1_b", DType::f32, {1, cols}, rng)};
+    const auto norm = ref::rms_norm(rows, cols, 1e-5, c.inputs[0].values);
+    std::vector<double> want(norm.size());
+    for (size_t i = 0; i < want.size(); ++i) want[i] = norm[i] * c.inputs[1].values[i % static_cast<size_t>(cols)];
+    c.expected = {expected_output(c, 0, want)};
+    c.tolerance = sum_tolerance(want);
+    out.push_back(std::move(c));
+  }
+}
+
 using Family = void (*)(std::vector<OpCase>&, Rng&);
 
 const std::vector<std::pair<std::string, Family>>& families() {
@@ -581,7 +637,7 @@ const std::vector<std::pair<std::string, Family>>& families() {
       {"unary", unary_cases},         {"binary", binary_cases},       {"convert", convert_cases},
       {"matmul", matmul_cases},       {"embedding", embedding_cases}, {"normalization", normalization_cases},
       {"reduction", reduction_cases}, {"rope", rope_cases},           {"attention", attention_cases},
-      {"views", view_cases},
+      {"views", view_cases},          {"fused", fused_cases},
   };
   return list;
 }

@@ -35,6 +35,7 @@ struct RunFlags {
   bool chat = false;
   bool ignore_eos = false;
   bool profile = false;
+  bool no_fuse = false;
   std::string system;
 };
 
@@ -65,6 +66,7 @@ Loaded load(const RunFlags& flags) {
   const bool show_progress = isatty(STDERR_FILENO);
   engine::ModelOptions options;
   options.ctx_size = flags.ctx_size;
+  options.fuse = !flags.no_fuse;
   options.on_progress = [show_progress](const std::string& stage, size_t done, size_t total) {
     if (show_progress && (done == total || done % 16 == 0)) {
       fmt::print(stderr, "\r\033[K{} {}/{}", stage, done, total);
@@ -240,6 +242,7 @@ void add_common_options(CLI::App* command, RunFlags& f) {
   command->add_option("--system", f.system, "System message for the chat template");
   command->add_flag("--ignore-eos", f.ignore_eos, "Keep generating past end-of-generation tokens (for benchmarks)");
   command->add_flag("--profile", f.profile, "At the end, print the time spent in each compiled operator (stderr)");
+  command->add_flag("--no-fuse", f.no_fuse, "One kernel per graph node: no element-wise nodes fused into their producers");
 }
 
 }  // namespace

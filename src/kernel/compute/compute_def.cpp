@@ -146,6 +146,7 @@ std::string to_string(const ComputeDef& def) {
       s += std::string(reduce_kind_name(stage.reduce)) + "[" + domain(stage.reduce_axes, stage.reduce_extents) + "] ";
     }
     s += (stage.body.defined() ? ir::to_string(stage.body) : "<undefined>") + "\n";
+    if (stage.epilogue.defined()) s += fmt::format("    then {} -> {}\n", kEpilogueValue, ir::to_string(stage.epilogue));
   }
   return s;
 }

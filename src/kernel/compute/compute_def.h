@@ -31,6 +31,10 @@ enum class ReduceKind { None, Sum, Max, Min };
 // reduction, `body` combined over every point of `reduce_axes` starting from the identity.
 // `body` reads inputs and earlier stages with ir::Access, and the axes as i64 Vars.
 //
+// An output stage may carry an `epilogue`: an expression of the stage's value (the Var named
+// kEpilogueValue) and of inputs read at the stage's axes, stored instead of the value (fused
+// element-wise consumers, compute/fuse.h). Reductions apply it once, to the reduced value.
+//
 // A stage that defines an output normally writes the element at its own point, so its extents
 // are the output's shape. With `store_at` (an elementwise output stage only) it writes the
 // element at out(store_at...) instead: a scatter, whose indices may read inputs (the slots of a
@@ -46,7 +50,11 @@ struct Stage {
   ir::Expr body;
   ir::Type type = ir::Type::f32();
   std::vector<ir::Expr> store_at;  // empty: the stage's own point
+  ir::Expr epilogue;               // undefined: store the value itself
 };
+
+// The variable an epilogue reads the stage's value as.
+inline constexpr const char* kEpilogueValue = "value";
 
 struct ComputeDef {
   std::string name;                      // kernel name stem, e.g. "matmul_q4_0"

@@ -288,10 +288,24 @@ class KernelLowering {
     return LowerAccesses(*this).mutate(ir::substitute(ctx.store_index, names));
   }
 
-  // Stores the stage's result; outputs are encoded into their dtype's storage (f16, bf16, ...).
+  // Stores the stage's result, through its epilogue if it has one; outputs are encoded into
+  // their dtype's storage (f16, bf16, ...).
   Stmt store_result(const NestContext& ctx, Expr value) {
-    if (ctx.output != nullptr) value = encode_element(ctx.output->dtype, value);
-    return ir::Store::make(ctx.store_buffer, store_index(ctx), value);
+    if (!ctx.stage->epilogue.defined()) {
+      if (ctx.output != nullptr) value = encode_element(ctx.output->dtype, value);
+      return ir::Store::make(ctx.store_buffer, store_index(ctx), value);
+    }
+    // The value is bound once, however often the epilogue reads it.
+    const std::string bound_value = ctx.prefix + ctx.stage->name + "_value";
+    std::map<std::string, Expr> names;
+    for (const std::string& a : ctx.stage->axes) {
+      auto bound = ctx.bound_axes.find(a);
+      names[a] = bound != ctx.bound_axes.end() ? bound->second : named(ctx, a);
+    }
+    names[kEpilogueValue] = ir::var(bound_value, value.type());
+    Expr result = LowerAccesses(*this).mutate(ir::substitute(ctx.stage->epilogue, names));
+    if (ctx.output != nullptr) result = encode_element(ctx.output->dtype, result);
+    return ir::LetStmt::make(bound_value, value, ir::Store::make(ctx.store_buffer, store_index(ctx), result));
   }
 
   size_t first_reduce_loop(const NestContext& ctx) const {
