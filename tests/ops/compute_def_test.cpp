@@ -14,6 +14,7 @@
 #include "base/half.h"
 #include "kernel/compute/compute_def.h"
 #include "kernel/compute/dequant_expr.h"
+#include "kernel/compute/fuse.h"
 #include "kernel/compute/ops.h"
 #include "kernel/ir/printer.h"
 #include "kernel/ir/visitor.h"
@@ -41,6 +42,24 @@ TEST(ComputeDefPrint, MatmulOfQuantizedWeight) {
   k is a multiple of 32
   out(i < m, j < n) = sum[r < k] x(i, r) * w(j, r)
 )");
+}
+
+// Element-wise consumers folded into a matmul's epilogue (kernel/compute/fuse.h): the sum is
+// reduced once, then silu and the product with `up` apply to it.
+TEST(ComputeDefPrint, FusedEpilogue) {
+  auto silu = kernel::fuse_epilogue(ops::matmul(DType::q4_1), ops::unary(ops::Unary::Silu, 2), "x", "e1_");
+  ASSERT_TRUE(silu.has_value());
+  auto gated = kernel::fuse_epilogue(silu->def, ops::binary(ops::Binary::Mul, 2, {}), "a", "e2_");
+  ASSERT_TRUE(gated.has_value());
+  EXPECT_EQ(gated->tensor_names.at("b"), "e2_b");
+  EXPECT_EQ(kernel::to_string(gated->def),
+            R"(matmul_q4_1_silu_2d_mul_2d(x: f32[m, k], w: q4_1[n, k], e2_b: f32[m, n]) -> out: f32[m, n]
+  k is a multiple of 32
+  out(i < m, j < n) = sum[r < k] x(i, r) * w(j, r)
+    then value -> value / (1.0f + exp(0.0f - value)) * e2_b(i, j)
+)");
+  // The consumer must read the producer at its own point: a transposed read does not fold.
+  EXPECT_FALSE(kernel::fuse_epilogue(ops::matmul(DType::f32), ops::permute({1, 0}), "x", "e1_").has_value());
 }
 
 TEST(ComputeDefPrint, Argmax) {
