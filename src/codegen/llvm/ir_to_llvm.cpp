@@ -419,7 +419,14 @@ llvm::Value* LlvmEmitter::emit_math(ir::Intrinsic op, const std::vector<llvm::Va
   llvm::Value* x = args[0];
   switch (op) {
     case ir::Intrinsic::Exp:
-      if (type.lanes > 1 && type.element_of() == ir::Type::f32()) return vector_expf(x);
+      if (type.element_of() == ir::Type::f32()) {
+        if (type.lanes > 1) return vector_expf(x);
+        // A scalar goes through the same code as one lane, so that vector bodies and their
+        // scalar remainders agree (and libm's expf is not called at all).
+        llvm::Type* one_lane = llvm::FixedVectorType::get(x->getType(), 1);
+        llvm::Value* lane = builder_.CreateInsertElement(llvm::PoisonValue::get(one_lane), x, uint64_t{0});
+        return builder_.CreateExtractElement(vector_expf(lane), uint64_t{0});
+      }
       return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
     case ir::Intrinsic::Log: return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
     case ir::Intrinsic::Sqrt: return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x);
@@ -441,8 +448,8 @@ llvm::Value* LlvmEmitter::emit_math(ir::Intrinsic op, const std::vector<llvm::Va
   internal_error_at(__FILE__, __LINE__, fmt::format("intrinsic {} has no lowering", ir::intrinsic_name(op)));
 }
 
-// exp(x) = 2^n * e^r with n = round(x / ln 2) and |r| <= ln(2) / 2: r computed in two parts
-// of ln 2 (Cody-Waite), e^r by a degree-7 polynomial (Cephes' expf coefficients, relative
+// exp(x) for f32 lanes: 2^n * e^r with n = round(x / ln 2) and |r| <= ln(2) / 2: r computed in
+// two parts of ln 2 (Cody-Waite), e^r by a degree-7 polynomial (Cephes' expf coefficients, relative
 // error about 1e-7), and 2^n applied as two exact powers of two so that results down to the
 // subnormals come out right. Inputs past the ends saturate to 0 and +inf; NaN stays NaN.
 llvm::Value* LlvmEmitter::vector_expf(llvm::Value* x) {

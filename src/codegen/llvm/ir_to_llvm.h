@@ -86,7 +86,8 @@ class LlvmEmitter {
   llvm::Value* emit_load(const ir::Load& op);
   llvm::Value* emit_call(const ir::Call& op);
   llvm::Value* emit_reduce(ir::Intrinsic op, llvm::Value* vector, ir::Type vector_type);
-  // exp of a vector of f32 in vector instructions (libm would be called once per lane).
+  // exp of a vector of f32 in vector instructions (libm would be called once per lane); scalars
+  // go through it as one lane.
   llvm::Value* vector_expf(llvm::Value* x);
   llvm::Value* call_libm_per_lane(const char* f32_name, const char* f64_name, llvm::Value* x,
                                   ir::Type type);
