@@ -1,6 +1,7 @@
 // `kiln compile OP`: compiles one operator for a target and prints the stages asked for, so a
 // reader can see what each stage of the compiler does (compute definition, schedule, loop IR,
-// LLVM IR, host assembly, OpenCL C).
+// LLVM IR, host assembly, OpenCL C). `kiln compile --model FILE` prints a model's graph and its
+// kernel groups (the fusion pass).
 #include <functional>
 #include <map>
 #include <sstream>
@@ -12,6 +13,9 @@
 #include "compiler/pipeline.h"
 #include "graph/builder.h"
 #include "graph/printer.h"
+#include "gguf/gguf_file.h"
+#include "models/llama.h"
+#include "passes/fuse.h"
 #include "kernel/ir/printer.h"
 #include "kernel/compute/ops.h"
 
@@ -23,6 +27,7 @@ namespace ops = kernel::ops;
 
 struct CompileFlags {
   std::string op;
+  std::string model;
   std::string target = "cpu";
   std::string dtype = "f32";
   std::vector<std::string> dump;
@@ -143,7 +148,25 @@ std::string operator_list() {
   return names;
 }
 
+// A model's graph (one decode/prefill step) and what fusion makes of it.
+void print_model(const CompileFlags& flags) {
+  if (!flags.op.empty()) user_error("give an operator or --model, not both");
+  const std::vector<std::string> stages = flags.dump.empty() ? std::vector<std::string>{"fused"} : flags.dump;
+  for (const std::string& stage : stages) {
+    if (stage != "graph" && stage != "fused") user_error("with --model, --dump takes graph and fused, not '{}'", stage);
+  }
+  const gguf::GGUFFile file = gguf::GGUFFile::open(flags.model);
+  const models::ModelGraph model = models::build_model_graph(file, 2048, false);
+  for (const std::string& stage : stages) {
+    fmt::print("// ---- {} of {} ----\n", stage, flags.model);
+    if (stage == "graph") fmt::print("{}", graph::print_graph(model.graph));
+    if (stage == "fused") fmt::print("{}", passes::print_groups(model.graph, passes::fuse(model.graph)));
+  }
+}
+
 void run_compile(const CompileFlags& flags) {
+  if (!flags.model.empty()) return print_model(flags);
+  if (flags.op.empty()) user_error("give an operator ({}) or --model FILE", operator_list());
   auto it = operators().find(flags.op);
   if (it == operators().end()) user_error("unknown operator '{}'; known: {}", flags.op, operator_list());
   compiler::CompileOptions options;
@@ -151,6 +174,7 @@ void run_compile(const CompileFlags& flags) {
   std::vector<std::string> stages = flags.dump.empty() ? std::vector<std::string>{"loops"} : flags.dump;
   for (const std::string& stage : stages) {
     if (stage == "graph") continue;  // printed here, before the compiler runs
+    if (stage == "fused") user_error("--dump fused shows a model's kernel groups: it needs --model FILE");
     const auto& known = compiler::dump_stage_names();
     if (std::find(known.begin(), known.end(), stage) == known.end()) {
       user_error("unknown --dump stage '{}'; stages: {}", stage, fmt::join(known, ", "));
@@ -178,7 +202,9 @@ void add_compile_command(CLI::App& app) {
   auto flags = std::make_shared<CompileFlags>();
   CLI::App* command = app.add_subcommand(
       "compile", "Compile one operator for a target and print the stages of the compiler");
-  command->add_option("op", flags->op, "Operator: " + operator_list())->required();
+  command->add_option("op", flags->op, "Operator: " + operator_list());
+  command->add_option("-m,--model", flags->model, "A GGUF model instead of an operator: --dump graph,fused print its graph "
+                      "and its kernel groups (default fused)");
   command->add_option("--target", flags->target, "cpu or opencl")->capture_default_str();
   command->add_option("--dtype", flags->dtype,
                       "Weight dtype for matmul/embedding (f32, f16, bf16, q4_0, q4_1, q8_0, q4_K, q5_K, q6_K), "
@@ -186,7 +212,7 @@ void add_compile_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--dump", flags->dump,
                       "Stages to print, comma-separated: graph, compute, schedule, loops, llvm, asm (cpu), opencl (opencl); "
-                      "default loops")
+                      "default loops; with --model: graph, fused")
       ->delimiter(',');
   command->add_option("--eps", flags->eps, "Epsilon of rms_norm and layer_norm")->capture_default_str();
   command->add_option("--scale", flags->scale, "Scale of scale, softmax and attention")->capture_default_str();
