@@ -33,7 +33,15 @@ struct GraphProgram::Step {
   SymExpr first_row = 0;    // RowsView: the rows [first_row, ...) of source
   SymExpr row_bytes = 0;
   SymExpr rows = 0;         // RowsView: how many
+  SymExpr bytes = 0;        // Compute: the size of the result
+  // The last step that reads this step's result, directly or through views of it: its buffer
+  // is released after that step (kNeverReleased for graph outputs and unread results).
+  size_t last_use = 0;
 };
+
+namespace {
+constexpr size_t kNeverReleased = static_cast<size_t>(-1);
+}  // namespace
 
 // The compute definition of a node (or a fused group) and how its tensors and sizes bind to
 // the graph.
@@ -268,6 +276,33 @@ GraphProgram::GraphProgram(const Graph& graph, Target target, const std::functio
     }
     if (on_progress) on_progress(group.nodes.back() + 1, graph_.nodes.size());
   }
+  plan_lifetimes();
+}
+
+// Each result lives until the last step that reads it or a view of it (memory is then
+// released during a step, not only at its end: a long prefill holds a few layers'
+// intermediates, not all of them).
+void GraphProgram::plan_lifetimes() {
+  std::vector<size_t> last_read(graph_.values.size(), 0);
+  std::vector<bool> read(graph_.values.size(), false);
+  for (ValueId id : graph_.outputs) {
+    last_read[id.index] = kNeverReleased;
+    read[id.index] = true;
+  }
+  for (size_t i = steps_.size(); i-- > 0;) {
+    Step& step = *steps_[i];
+    step.last_use = read[step.output.index] ? last_read[step.output.index] : kNeverReleased;
+    const auto reads = [&](ValueId id, size_t until) {  // kNeverReleased is the largest
+      last_read[id.index] = read[id.index] ? std::max(last_read[id.index], until) : until;
+      read[id.index] = true;
+    };
+    if (step.kind != Step::Kind::Compute) reads(step.source, step.last_use);  // shares its buffer
+    for (const auto& [name, id] : step.tensors) reads(id, i);
+    if (step.kind == Step::Kind::Compute || step.kind == Step::Kind::InPlace) {
+      step.bytes = graph::num_elements(graph_.type(step.output).shape) *
+                   static_cast<int64_t>(kernel::storage_type(graph_.type(step.output).dtype).bytes());
+    }
+  }
 }
 
 GraphProgram::~GraphProgram() = default;
@@ -301,10 +336,23 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
              graph_.outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) buffer_of[graph_.outputs[i].index] = outputs[i];
 
-  std::vector<runtime::Buffer> owned;  // freed at the end, views first
+  std::vector<runtime::Buffer> owned;  // released after their last use, views before their sources
   owned.reserve(2 * steps_.size());
+  std::vector<std::vector<size_t>> due(steps_.size());  // per step: the owned buffers to release after it
+  const auto own = [&](runtime::Buffer buffer, size_t last_use) {
+    owned.push_back(buffer);
+    if (last_use != kNeverReleased) due[last_use].push_back(owned.size() - 1);
+    return &owned.back();
+  };
+  const auto release_due = [&](size_t done) {
+    for (auto b = due[done].rbegin(); b != due[done].rend(); ++b) {
+      device.release(owned[*b]);
+      owned[*b].handle = nullptr;
+    }
+  };
   try {
-    for (auto& step : steps_) {
+    for (size_t index = 0; index < steps_.size(); ++index) {
+      const std::unique_ptr<Step>& step = steps_[index];
       if (step->kind == Step::Kind::Alias) {
         if (!buffer_of.count(step->output.index)) buffer_of[step->output.index] = buffer_of.at(step->source.index);
         continue;
@@ -312,20 +360,19 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
       if (step->kind == Step::Kind::RowsView) {
         const runtime::Buffer* source = buffer_of.at(step->source.index);
         const int64_t row_bytes = step->row_bytes.evaluate(symbols);
-        owned.push_back(device.view(*source, static_cast<size_t>(step->first_row.evaluate(symbols) * row_bytes),
-                                    static_cast<size_t>(step->rows.evaluate(symbols) * row_bytes)));
-        buffer_of[step->output.index] = &owned.back();
+        buffer_of[step->output.index] =
+            own(device.view(*source, static_cast<size_t>(step->first_row.evaluate(symbols) * row_bytes),
+                            static_cast<size_t>(step->rows.evaluate(symbols) * row_bytes)),
+                step->last_use);
+        release_due(index);
         continue;
       }
-      const int64_t elements = graph::num_elements(graph_.type(step->output).shape).evaluate(symbols);
       std::map<std::string, runtime::Buffer*> tensors;
       for (const auto& [name, id] : step->tensors) tensors[name] = buffer_of.at(id.index);
       runtime::Buffer*& out = buffer_of[step->output.index];
       if (step->kind == Step::Kind::InPlace) out = buffer_of.at(step->source.index);
       if (out == nullptr) {
-        const size_t bytes = static_cast<size_t>(elements) * kernel::storage_type(graph_.type(step->output).dtype).bytes();
-        owned.push_back(device.allocate(bytes));
-        out = &owned.back();
+        out = own(device.allocate(static_cast<size_t>(step->bytes.evaluate(symbols))), step->last_use);
       }
       tensors[step->op->def.outputs.at(0).name] = out;
       std::map<std::string, int64_t> sizes;
@@ -338,12 +385,17 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
         t.launches += static_cast<int64_t>(step->op->kernels.size());
         t.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
+      release_due(index);
     }
   } catch (...) {
-    for (auto it = owned.rbegin(); it != owned.rend(); ++it) device.release(*it);
+    for (auto it = owned.rbegin(); it != owned.rend(); ++it) {
+      if (it->handle != nullptr) device.release(*it);
+    }
     throw;
   }
-  for (auto it = owned.rbegin(); it != owned.rend(); ++it) device.release(*it);
+  for (auto it = owned.rbegin(); it != owned.rend(); ++it) {
+    if (it->handle != nullptr) device.release(*it);
+  }
 }
 
 std::vector<GraphProgram::OpTime> GraphProgram::profile() const {

@@ -4,7 +4,8 @@
 // cache in place, and its result is the cache's buffer. One program serves every binding of
 // the graph's symbols (n_tokens, n_past, ...).
 //
-// No memory planning yet: each kernel's result gets its own buffer for the run.
+// Each kernel's result gets its own buffer, released after the last step that reads it (no
+// arena or buffer reuse plan yet).
 #pragma once
 
 #include <functional>
@@ -50,6 +51,7 @@ class GraphProgram {
 
  private:
   void add_compute_step(NodePlan plan, graph::ValueId output, Target target);
+  void plan_lifetimes();
   bool profiling_ = false;
   std::map<std::string, OpTime> times_;
   graph::Graph graph_;

@@ -11,6 +11,7 @@ namespace kiln::runtime {
 namespace {
 
 constexpr size_t kAlignment = 64;
+constexpr size_t kCachedBlockMin = size_t{64} << 10;
 
 class CpuKernel : public LoadedKernel {
  public:
@@ -36,15 +37,52 @@ CpuDevice::CpuDevice(int threads) : pool_(threads) {}
 
 std::string CpuDevice::name() const { return "cpu (" + std::to_string(pool_.size()) + " threads)"; }
 
+CpuDevice::~CpuDevice() {
+  for (const auto& [bytes, memory] : cached_) std::free(memory);
+}
+
 Buffer CpuDevice::allocate(size_t bytes) {
   const size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+  if (rounded >= kCachedBlockMin) {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cached_.lower_bound(rounded);
+    if (it != cached_.end() && it->first <= 2 * rounded) {
+      void* memory = it->second;
+      cached_bytes_ -= it->first;
+      cached_.erase(it);
+      return Buffer{memory, bytes};
+    }
+  }
   void* memory = std::aligned_alloc(kAlignment, rounded);
   if (!memory) user_error("cpu: cannot allocate {} bytes", bytes);
+  if (rounded >= kCachedBlockMin) {
+    std::lock_guard lock(cache_mutex_);
+    block_bytes_[memory] = rounded;
+  }
   return Buffer{memory, bytes};
 }
 
 void CpuDevice::release(Buffer& buffer) {
-  if (!buffer.is_view) std::free(buffer.handle);
+  if (buffer.is_view || buffer.handle == nullptr) {
+    buffer = Buffer{};
+    return;
+  }
+  std::lock_guard lock(cache_mutex_);
+  auto block = block_bytes_.find(buffer.handle);
+  if (block == block_bytes_.end()) {
+    std::free(buffer.handle);
+  } else {
+    cached_.emplace(block->second, buffer.handle);
+    cached_bytes_ += block->second;
+    // Over the limit: the largest blocks go back to the C allocator.
+    while (cached_bytes_ > kCachedBytesLimit) {
+      auto largest = std::prev(cached_.end());
+      cached_bytes_ -= largest->first;
+      block_bytes_.erase(largest->second);
+      std::free(largest->second);
+      cached_.erase(largest);
+    }
+  }
   buffer = Buffer{};
 }
 

@@ -1,6 +1,10 @@
 // The host CPU as a device: host memory, JIT-compiled kernels, a thread pool for parallel loops.
 #pragma once
 
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
 #include <memory>
 
 #include "base/thread_pool.h"
@@ -16,7 +20,10 @@ class CpuDevice : public Device {
   std::string name() const override;
   int threads() const { return pool_.size(); }
 
-  // 64-byte aligned (a cache line, an AVX-512 vector), never null, even for 0 bytes.
+  // 64-byte aligned (a cache line, an AVX-512 vector), never null, even for 0 bytes. Released
+  // blocks of 64 KiB and more are kept (up to kCachedBytesLimit in all) and handed out again
+  // for a request of up to their size and at least half of it: a model step allocates the same
+  // sizes every time, and the C allocator would otherwise leave its peak memory mapped.
   Buffer allocate(size_t bytes) override;
   void release(Buffer& buffer) override;
   Buffer view(const Buffer& buffer, size_t offset, size_t bytes) override;
@@ -27,8 +34,15 @@ class CpuDevice : public Device {
   void launch(const LoadedKernel& kernel, std::span<Buffer* const> buffers,
               std::span<const int64_t> sizes) override;
 
+  ~CpuDevice() override;
+  static constexpr size_t kCachedBytesLimit = size_t{512} << 20;
+
  private:
   ThreadPool pool_;
+  std::mutex cache_mutex_;
+  std::multimap<size_t, void*> cached_;            // released blocks by size
+  std::unordered_map<void*, size_t> block_bytes_;  // every cached-size block handed out, by address
+  size_t cached_bytes_ = 0;
 };
 
 }  // namespace kiln::runtime
