@@ -168,6 +168,8 @@ struct CpuStageFacts {
 // Rows of a quantized matmul computed together, so that each decoded weight block serves
 // several rows (prefill); a decode step's single row takes the remainder path, untiled.
 constexpr int64_t kRowTile = 4;
+// Weight rows a quantized matmul's parallel loop hands out together (see schedule_cpu_stage).
+constexpr int64_t kWeightRowChunk = 16;
 
 // CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
 // the axis that walks the weight rows), the innermost axis vectorized in full tiles.
@@ -186,36 +188,60 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     const std::string& e = s.axes.back();
     const std::string& c = s.reduce_axes[0];
     ref.split(e, e + "o", e + "v", lanes, TailStrategy::SeparateLoop);
-    std::vector<std::string> order = {e + "o"};
-    for (size_t i = 0; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
+    // kRowTile points of the first axis share each element read along the reduction.
+    const std::string& a = s.axes[0];
+    ref.split(a, a + "o", a + "i", Expr(kRowTile), TailStrategy::SeparateLoop).unroll(a + "i");
+    std::vector<std::string> order = {e + "o", a + "o"};
+    for (size_t i = 1; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
     order.push_back(c);
+    order.push_back(a + "i");
     order.push_back(e + "v");
     ref.reorder(order).parallel(e + "o").vectorize(e + "v");
     return;
   }
+  const bool quantized_blocks = contraction && single_reduce && facts.block > n_lanes && facts.block % n_lanes == 0;
+  const bool weight_row_chunks = quantized_blocks && s.axes.size() == 2;  // parallel over chunks instead
   if (contraction) {
     std::vector<std::string> order = {s.axes.back()};
     for (size_t i = 0; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
-    ref.reorder(order).parallel(s.axes.back());
+    ref.reorder(order);
+    if (!weight_row_chunks) ref.parallel(s.axes.back());
   } else if (!s.axes.empty() && (s.axes.size() > 1 || s.reduce != ReduceKind::None || facts.bound > 0)) {
     ref.parallel(s.axes[0]);
   }
   if (single_reduce) {
     const std::string& k = s.reduce_axes[0];
     // Blocks divide the extent (no remainder loop) and lanes divide blocks.
-    if (contraction && facts.block > n_lanes && facts.block % n_lanes == 0) {
+    if (quantized_blocks) {
       ref.split(k, k + "b", k + "i", Expr(facts.block), TailStrategy::SeparateLoop)
           .split(k + "i", k + "u", k + "v", lanes, TailStrategy::SeparateLoop)
           .unroll(k + "u")
           .vectorize(k + "v");
-      if (s.axes.size() == 2) {
+      if (weight_row_chunks) {
         const std::string& i = s.axes[0];
+        const std::string& j = s.axes[1];
         ref.split(i, i + "o", i + "i", Expr(kRowTile), TailStrategy::SeparateLoop)
             .unroll(i + "i")
             .reorder({k + "b", i + "i"});
+        // Weight rows in chunks of kWeightRowChunk, each chunk running over every row tile of
+        // x: a tile of x is then read once per chunk (from cache) rather than once per weight
+        // row, which for a long prompt streamed all of x from memory for every weight row.
+        ref.split(j, j + "o", j + "i", Expr(kWeightRowChunk), TailStrategy::SeparateLoop)
+            .parallel(j + "o")
+            .reorder({i + "o", j + "i"});
       }
     } else {
       ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v");
+      // A contraction computes kRowTile points of its first axis together, each element of the
+      // other operand read once for all of them (attention's scores: 4 queries per key).
+      if (contraction && s.axes.size() >= 2) {
+        const std::string& i = s.axes[0];
+        // After the split: [last, io, ii, middle axes..., ko, kv]; ii moves in next to kv.
+        std::vector<std::string> inner(s.axes.begin() + 1, s.axes.end() - 1);
+        inner.push_back(k + "o");
+        inner.push_back(i + "i");
+        ref.split(i, i + "o", i + "i", Expr(kRowTile), TailStrategy::SeparateLoop).unroll(i + "i").reorder(inner);
+      }
     }
   } else if (s.reduce == ReduceKind::None && !s.axes.empty()) {
     const std::string& j = s.axes.back();
