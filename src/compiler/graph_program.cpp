@@ -1,7 +1,6 @@
 #include "compiler/graph_program.h"
 
 #include <algorithm>
-#include <chrono>
 #include <optional>
 
 #include "base/error.h"
@@ -377,13 +376,15 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
       tensors[step->op->def.outputs.at(0).name] = out;
       std::map<std::string, int64_t> sizes;
       for (const auto& [name, e] : step->sizes) sizes[name] = e.evaluate(symbols);
-      const auto start = std::chrono::steady_clock::now();
-      step->runner->run(tensors, sizes);
       if (profiling_) {
-        OpTime& t = times_[step->op->def.name];
-        t.name = step->op->def.name;
-        t.launches += static_cast<int64_t>(step->op->kernels.size());
-        t.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        step->runner->run(tensors, sizes, [&](const std::string& kernel, double seconds) {
+          OpTime& t = times_[kernel];
+          t.name = kernel;
+          t.launches += 1;
+          t.seconds += seconds;
+        });
+      } else {
+        step->runner->run(tensors, sizes);
       }
       release_due(index);
     }

@@ -36,10 +36,11 @@ class GraphProgram {
   void run(runtime::Device& device, const std::map<std::string, runtime::Buffer*>& leaves,
            const std::map<std::string, int64_t>& symbols, const std::vector<runtime::Buffer*>& outputs);
 
-  // Time spent in each compiled definition (all its kernels, launch to finish), totalled over
-  // the runs since profiling was switched on; most time first.
+  // Time spent in each kernel (launch to finish), totalled over the runs since profiling was
+  // switched on; most time first.
   struct OpTime {
-    std::string name;  // the definition's name, e.g. "matmul_q4_1"
+    std::string name;  // the kernel's name: its definition's, or with the root stage's for
+                       // one of several kernels (e.g. "attention_causal_paged_score")
     int64_t launches = 0;
     double seconds = 0;
   };

@@ -1,5 +1,7 @@
 #include "compiler/op_runner.h"
 
+#include <chrono>
+
 #include "base/error.h"
 #include "kernel/ir/evaluate.h"
 
@@ -9,7 +11,8 @@ OpRunner::OpRunner(runtime::Device& device, const CompiledOp& op) : device_(devi
   for (const codegen::CompiledKernel& k : op.kernels) loaded_.push_back(device.load(k));
 }
 
-void OpRunner::run(const std::map<std::string, runtime::Buffer*>& tensors, const std::map<std::string, int64_t>& sizes) {
+void OpRunner::run(const std::map<std::string, runtime::Buffer*>& tensors, const std::map<std::string, int64_t>& sizes,
+                   const KernelTimer& on_kernel) {
   std::vector<int64_t> size_values;
   for (const std::string& name : op_.def.size_params) {
     auto it = sizes.find(name);
@@ -39,7 +42,12 @@ void OpRunner::run(const std::map<std::string, runtime::Buffer*>& tensors, const
           user_error("operator '{}' needs a buffer for tensor '{}'", op_.def.name, name);
         }
       }
+      const auto start = std::chrono::steady_clock::now();
       device_.launch(*loaded_[i], buffers, size_values);
+      if (on_kernel) {
+        on_kernel(op_.kernels[i].signature.name,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      }
     }
   } catch (...) {
     for (auto& [name, buffer] : scratch) device_.release(buffer);

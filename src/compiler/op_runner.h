@@ -3,6 +3,7 @@
 // kernels in order.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,8 +19,11 @@ class OpRunner {
   OpRunner(runtime::Device& device, const CompiledOp& op);
 
   // `tensors` maps every input and output name of the definition to a device buffer; `sizes`
-  // binds every size parameter. Throws UserError for a missing tensor or size.
-  void run(const std::map<std::string, runtime::Buffer*>& tensors, const std::map<std::string, int64_t>& sizes);
+  // binds every size parameter. Throws UserError for a missing tensor or size. With
+  // `on_kernel`, each kernel's time (launch to finish) is reported by kernel name.
+  using KernelTimer = std::function<void(const std::string& kernel, double seconds)>;
+  void run(const std::map<std::string, runtime::Buffer*>& tensors, const std::map<std::string, int64_t>& sizes,
+           const KernelTimer& on_kernel = {});
 
  private:
   runtime::Device& device_;

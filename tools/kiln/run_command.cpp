@@ -127,12 +127,12 @@ void print_timings(const Loaded& l, const GenerationStats& s) {
              s.generated, s.generate_seconds > 0 ? s.generated / s.generate_seconds : 0.0, l.device->name());
 }
 
-// --profile: where the steps' time went, by compiled operator (prompt and generation together).
+// --profile: where the steps' time went, by kernel (prompt and generation together).
 void print_profile(Loaded& l) {
   const auto times = l.model->program().profile();
   double total = 0;
   for (const auto& t : times) total += t.seconds;
-  fmt::print(stderr, "kiln: profile, {:.3f} s in kernels\n  {:>8} {:>6} {:>9}  operator\n", total, "ms", "%", "launches");
+  fmt::print(stderr, "kiln: profile, {:.3f} s in kernels\n  {:>8} {:>6} {:>9}  kernel\n", total, "ms", "%", "launches");
   for (const auto& t : times) {
     fmt::print(stderr, "  {:8.1f} {:6.1f} {:9}  {}\n", t.seconds * 1e3, total > 0 ? 100 * t.seconds / total : 0.0,
                t.launches, t.name);
@@ -241,7 +241,7 @@ void add_common_options(CLI::App* command, RunFlags& f) {
   command->add_option("--device", f.device, "cpu, opencl or opencl:N")->capture_default_str();
   command->add_option("--system", f.system, "System message for the chat template");
   command->add_flag("--ignore-eos", f.ignore_eos, "Keep generating past end-of-generation tokens (for benchmarks)");
-  command->add_flag("--profile", f.profile, "At the end, print the time spent in each compiled operator (stderr)");
+  command->add_flag("--profile", f.profile, "At the end, print the time spent in each kernel (stderr)");
   command->add_flag("--no-fuse", f.no_fuse, "One kernel per graph node: no element-wise nodes fused into their producers");
 }
 
