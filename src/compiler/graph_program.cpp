@@ -204,6 +204,19 @@ std::optional<NodePlan> fold(const NodePlan& producer, const NodePlan& consumer,
 }  // namespace
 
 void GraphProgram::add_compute_step(NodePlan plan, ValueId output, Target target) {
+  // Sizes the graph knows are compiled in as constants (shape specialization): loops over a
+  // head or a hidden dimension get constant trip counts and no remainder code, and index
+  // arithmetic divides by constants (an integer division per point cost more than the math).
+  std::map<std::string, int64_t> constants;
+  for (auto it = plan.sizes.begin(); it != plan.sizes.end();) {
+    if (const std::optional<int64_t> value = it->second.as_constant()) {
+      constants[it->first] = *value;
+      it = plan.sizes.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!constants.empty()) plan.def = kernel::specialize_sizes(plan.def, constants);
   auto step = std::make_unique<Step>();
   step->output = output;
   const std::string key = kernel::to_string(plan.def);

@@ -20,6 +20,7 @@
 #include "kernel/ir/visitor.h"
 #include "ops/interpret.h"
 #include "ops/op_cases.h"
+#include "support/expect_error.h"
 
 namespace kiln::test {
 namespace {
@@ -60,6 +61,17 @@ TEST(ComputeDefPrint, FusedEpilogue) {
 )");
   // The consumer must read the producer at its own point: a transposed read does not fold.
   EXPECT_FALSE(kernel::fuse_epilogue(ops::matmul(DType::f32), ops::permute({1, 0}), "x", "e1_").has_value());
+}
+
+// Sizes the graph knows become constants of the definition (GraphProgram compiles them in).
+TEST(ComputeDefPrint, SpecializedSizes) {
+  const ComputeDef def = kernel::specialize_sizes(ops::matmul(DType::q4_1), {{"k", 576}, {"n", 192}});
+  EXPECT_EQ(kernel::to_string(def), R"(matmul_q4_1(x: f32[m, 576], w: q4_1[192, 576]) -> out: f32[m, 192]
+  out(i < m, j < 192) = sum[r < 576] x(i, r) * w(j, r)
+)");
+  EXPECT_EQ(def.size_params, std::vector<std::string>{"m"});
+  expect_user_error([] { kernel::specialize_sizes(ops::matmul(DType::q4_1), {{"k", 100}}); },
+                    {"size k = 100 is not a multiple of 32"});
 }
 
 TEST(ComputeDefPrint, Argmax) {

@@ -55,6 +55,8 @@ const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>>& ope
       {"layer_norm", [](const CompileFlags& f) { return ops::layer_norm(f.eps); }},
       {"softmax", [](const CompileFlags& f) { return ops::softmax(f.scale, false); }},
       {"attention", [](const CompileFlags& f) { return ops::attention(f.scale, f.softcap, true, 0, parse_dtype(f.dtype)); }},
+      {"attention_paged",
+       [](const CompileFlags& f) { return ops::attention(f.scale, f.softcap, true, 0, parse_dtype(f.dtype), true); }},
       {"rope", [](const CompileFlags&) { return ops::rope(ops::RopeMode::Normal, 64, 10000.0, 1.0, false); }},
       {"rope_neox", [](const CompileFlags&) { return ops::rope(ops::RopeMode::Neox, 64, 10000.0, 1.0, false); }},
       {"add", [](const CompileFlags& f) { return ops::binary(B::Add, f.rank); }},

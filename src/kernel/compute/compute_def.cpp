@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "kernel/ir/printer.h"
+#include "kernel/ir/visitor.h"
 
 namespace kiln::kernel {
 
@@ -149,6 +150,39 @@ std::string to_string(const ComputeDef& def) {
     if (stage.epilogue.defined()) s += fmt::format("    then {} -> {}\n", kEpilogueValue, ir::to_string(stage.epilogue));
   }
   return s;
+}
+
+ComputeDef specialize_sizes(const ComputeDef& def, const std::map<std::string, int64_t>& constants) {
+  std::map<std::string, Expr> values;
+  for (const auto& [name, value] : constants) values[name] = Expr(value);
+  const auto fix = [&](const Expr& e) { return e.defined() ? ir::substitute(e, values) : e; };
+  const auto fix_all = [&](std::vector<Expr>& list) {
+    for (Expr& e : list) e = fix(e);
+  };
+  ComputeDef out = def;
+  for (TensorDecl& t : out.inputs) fix_all(t.shape);
+  for (TensorDecl& t : out.outputs) fix_all(t.shape);
+  for (Stage& s : out.stages) {
+    fix_all(s.extents);
+    fix_all(s.reduce_extents);
+    fix_all(s.store_at);
+    s.body = fix(s.body);
+    s.epilogue = fix(s.epilogue);
+  }
+  out.size_params.clear();
+  for (const std::string& p : def.size_params) {
+    if (!constants.count(p)) out.size_params.push_back(p);
+  }
+  for (const auto& [name, value] : constants) {
+    auto multiple = out.size_multiples.find(name);
+    if (multiple == out.size_multiples.end()) continue;
+    if (value % multiple->second != 0) {
+      user_error("operator '{}': size {} = {} is not a multiple of {} (a quantized row holds whole blocks)", def.name,
+                 name, value, multiple->second);
+    }
+    out.size_multiples.erase(multiple);
+  }
+  return out;
 }
 
 }  // namespace kiln::kernel

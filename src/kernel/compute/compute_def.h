@@ -80,6 +80,11 @@ ir::Type storage_type(DType dtype);
 ir::Type value_type(DType dtype);
 
 const TensorDecl* find_tensor(const ComputeDef& def, const std::string& name);
+
+// The definition with some size parameters fixed to constants (a graph whose dimension is
+// known when it is compiled): they leave size_params, and loops over them get constant trip
+// counts. A constant that breaks a declared multiple is a UserError.
+ComputeDef specialize_sizes(const ComputeDef& def, const std::map<std::string, int64_t>& constants);
 const Stage* find_stage(const ComputeDef& def, const std::string& name);
 
 // Prints the definition in mathematical form, one line per stage, e.g.

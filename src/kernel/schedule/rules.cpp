@@ -138,18 +138,30 @@ Plan place_stages(const ComputeDef& def, Schedule& schedule) {
   return plan;
 }
 
-// The number a stage's single reduction extent is declared a multiple of (a quantized row's
-// block), or 0.
+// The number a stage's single reduction extent is a multiple of, as a quantized row is of its
+// block: declared for a size, or for a constant extent the largest block of a quantized input
+// that divides it; else 0.
 int64_t reduce_multiple(const ComputeDef& def, const Stage& s) {
   if (s.reduce_extents.size() != 1) return 0;
+  if (const int64_t* extent = ir::as_const_int(s.reduce_extents[0])) {
+    int64_t block = 0;
+    for (const TensorDecl& t : def.inputs) {
+      const int64_t b = dtype_info(t.dtype).block_size;
+      if (is_quantized(t.dtype) && *extent % b == 0) block = std::max(block, b);
+    }
+    return block;
+  }
   const ir::Var* v = s.reduce_extents[0].as<ir::Var>();
   auto it = v ? def.size_multiples.find(v->name) : def.size_multiples.end();
   return it == def.size_multiples.end() ? 0 : it->second;
 }
 
-// Whether an input is read with `axis` as its last (contiguous) index, after inlining.
+// Whether a floating-point input is read with `axis` as its last (contiguous) index, after
+// inlining. Integer inputs are indices (a paged cache's slots): they say nothing about how the
+// data is laid out.
 bool read_contiguously_along(const ComputeDef& def, const Stage& s, const std::string& axis) {
   for (const TensorDecl& input : def.inputs) {
+    if (!value_type(input.dtype).is_float()) continue;
     for (const ir::Access* a : accesses_of(body_after_inlining(def, s), input.name)) {
       const ir::Var* v = a->indices.empty() ? nullptr : a->indices.back().as<ir::Var>();
       if (v != nullptr && v->name == axis) return true;
