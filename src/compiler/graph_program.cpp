@@ -224,6 +224,7 @@ void GraphProgram::add_compute_step(NodePlan plan, ValueId output, Target target
   if (!compiled) {
     CompileOptions options;
     options.target = target;
+    options.compile = compile_;
     compiled = std::make_unique<CompiledOp>(compile(plan.def, options));
   }
   step->op = compiled.get();
@@ -233,10 +234,10 @@ void GraphProgram::add_compute_step(NodePlan plan, ValueId output, Target target
 }
 
 GraphProgram::GraphProgram(const Graph& graph, Target target, const std::function<void(size_t, size_t)>& on_progress,
-                           bool fuse)
-    : graph_(graph) {
+                           const ProgramOptions& options)
+    : graph_(graph), compile_(options.compile) {
   std::vector<passes::KernelGroup> groups;
-  if (fuse) {
+  if (options.fuse) {
     groups = passes::fuse(graph_);
   } else {
     for (size_t i = 0; i < graph_.nodes.size(); ++i) groups.push_back({{i}});
@@ -319,6 +320,12 @@ void GraphProgram::plan_lifetimes() {
 
 GraphProgram::~GraphProgram() = default;
 
+std::vector<std::string> GraphProgram::definitions() const {
+  std::vector<std::string> out;
+  for (const auto& [printed, op] : compiled_) out.push_back(printed);
+  return out;
+}
+
 size_t GraphProgram::kernel_count() const {
   size_t count = 0;
   for (const auto& step : steps_) count += step->op ? step->op->kernels.size() : 0;
@@ -327,6 +334,7 @@ size_t GraphProgram::kernel_count() const {
 
 void GraphProgram::run(runtime::Device& device, const std::map<std::string, runtime::Buffer*>& leaves,
                        const std::map<std::string, int64_t>& symbols, const std::vector<runtime::Buffer*>& outputs) {
+  KILN_CHECK(compile_, "a program planned without compiling cannot run");
   if (loaded_on_ != &device) {
     for (auto& step : steps_) {
       if (step->op) step->runner = std::make_unique<OpRunner>(device, *step->op);

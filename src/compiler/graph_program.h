@@ -20,16 +20,22 @@
 
 namespace kiln::compiler {
 
+struct ProgramOptions {
+  bool fuse = true;     // element-wise nodes folded into their producers' kernels (passes/fuse.h)
+  bool compile = true;  // false: plan only, for definitions(); such a program cannot run
+};
+
 class GraphProgram {
  public:
-  // Compiles every node, element-wise nodes fused into their producers' kernels unless `fuse`
-  // is false (passes/fuse.h); `on_progress(done, total)` is called as nodes compile.
+  // Compiles every kernel group; `on_progress(done, total)` is called as nodes compile.
   GraphProgram(const graph::Graph& graph, Target target,
-               const std::function<void(size_t, size_t)>& on_progress = {}, bool fuse = true);
+               const std::function<void(size_t, size_t)>& on_progress = {}, const ProgramOptions& options = {});
   ~GraphProgram();
 
   const graph::Graph& graph() const { return graph_; }
   size_t kernel_count() const;
+  // Every distinct compute definition the program runs (fused and shape-specialized), printed.
+  std::vector<std::string> definitions() const;
 
   // Runs the graph. `leaves` binds every input and weight by name; `outputs` gives a buffer for
   // each graph output, in order, large enough for its shape at these symbol values.
@@ -58,6 +64,7 @@ class GraphProgram {
   graph::Graph graph_;
   std::vector<std::unique_ptr<Step>> steps_;  // one per node
   std::map<std::string, std::unique_ptr<CompiledOp>> compiled_;  // by printed definition
+  bool compile_ = true;
   // Loaded kernels per device (a program may run on one device at a time).
   runtime::Device* loaded_on_ = nullptr;
 };

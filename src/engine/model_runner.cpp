@@ -25,7 +25,7 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
   const compiler::Target target = device.name().rfind("opencl", 0) == 0 ? compiler::Target::OpenCL : compiler::Target::Cpu;
   program_ = std::make_unique<compiler::GraphProgram>(model_.graph, target, [&](size_t done, size_t total) {
     if (options.on_progress) options.on_progress("compiling", done, total);
-  }, options.fuse);
+  }, compiler::ProgramOptions{.fuse = options.fuse});
 
   const bool host_memory = target == compiler::Target::Cpu;
   const graph::Graph& g = model_.graph;

@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "commands.h"
+#include "compiler/graph_program.h"
 #include "compiler/pipeline.h"
 #include "graph/builder.h"
 #include "graph/printer.h"
@@ -155,7 +156,9 @@ void print_model(const CompileFlags& flags) {
   if (!flags.op.empty()) user_error("give an operator or --model, not both");
   const std::vector<std::string> stages = flags.dump.empty() ? std::vector<std::string>{"fused"} : flags.dump;
   for (const std::string& stage : stages) {
-    if (stage != "graph" && stage != "fused") user_error("with --model, --dump takes graph and fused, not '{}'", stage);
+    if (stage != "graph" && stage != "fused" && stage != "compute") {
+      user_error("with --model, --dump takes graph, fused and compute, not '{}'", stage);
+    }
   }
   const gguf::GGUFFile file = gguf::GGUFFile::open(flags.model);
   const models::ModelGraph model = models::build_model_graph(file, 2048, false);
@@ -163,6 +166,13 @@ void print_model(const CompileFlags& flags) {
     fmt::print("// ---- {} of {} ----\n", stage, flags.model);
     if (stage == "graph") fmt::print("{}", graph::print_graph(model.graph));
     if (stage == "fused") fmt::print("{}", passes::print_groups(model.graph, passes::fuse(model.graph)));
+    if (stage == "compute") {
+      // What the program would compile: each distinct definition after fusion and with the
+      // model's sizes fixed (planned, not compiled).
+      const compiler::GraphProgram program(model.graph, compiler::target_from_name(flags.target), {},
+                                           compiler::ProgramOptions{.compile = false});
+      for (const std::string& def : program.definitions()) fmt::print("{}\n", def);
+    }
   }
 }
 
@@ -205,8 +215,8 @@ void add_compile_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "compile", "Compile one operator for a target and print the stages of the compiler");
   command->add_option("op", flags->op, "Operator: " + operator_list());
-  command->add_option("-m,--model", flags->model, "A GGUF model instead of an operator: --dump graph,fused print its graph "
-                      "and its kernel groups (default fused)");
+  command->add_option("-m,--model", flags->model, "A GGUF model instead of an operator: --dump graph,fused,compute print "
+                      "its graph, its kernel groups (default) and every distinct definition it compiles");
   command->add_option("--target", flags->target, "cpu or opencl")->capture_default_str();
   command->add_option("--dtype", flags->dtype,
                       "Weight dtype for matmul/embedding (f32, f16, bf16, q4_0, q4_1, q8_0, q4_K, q5_K, q6_K), "
@@ -214,7 +224,7 @@ void add_compile_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--dump", flags->dump,
                       "Stages to print, comma-separated: graph, compute, schedule, loops, llvm, asm (cpu), opencl (opencl); "
-                      "default loops; with --model: graph, fused")
+                      "default loops; with --model: graph, fused, compute")
       ->delimiter(',');
   command->add_option("--eps", flags->eps, "Epsilon of rms_norm and layer_norm")->capture_default_str();
   command->add_option("--scale", flags->scale, "Scale of scale, softmax and attention")->capture_default_str();
