@@ -311,7 +311,7 @@ void GraphProgram::plan_lifetimes() {
     };
     if (step.kind != Step::Kind::Compute) reads(step.source, step.last_use);  // shares its buffer
     for (const auto& [name, id] : step.tensors) reads(id, i);
-    if (step.kind == Step::Kind::Compute || step.kind == Step::Kind::InPlace) {
+    if (step.kind == Step::Kind::Compute) {
       step.bytes = graph::num_elements(graph_.type(step.output).shape) *
                    static_cast<int64_t>(kernel::storage_type(graph_.type(step.output).dtype).bytes());
     }
@@ -364,10 +364,13 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
     if (last_use != kNeverReleased) due[last_use].push_back(owned.size() - 1);
     return &owned.back();
   };
+  // Views were created after their sources: releasing newest first frees views before them.
   const auto release_due = [&](size_t done) {
-    for (auto b = due[done].rbegin(); b != due[done].rend(); ++b) {
-      device.release(owned[*b]);
-      owned[*b].handle = nullptr;
+    for (auto b = due[done].rbegin(); b != due[done].rend(); ++b) device.release(owned[*b]);
+  };
+  const auto release_the_rest = [&] {
+    for (auto it = owned.rbegin(); it != owned.rend(); ++it) {
+      if (it->handle != nullptr) device.release(*it);
     }
   };
   try {
@@ -384,7 +387,6 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
             own(device.view(*source, static_cast<size_t>(step->first_row.evaluate(symbols) * row_bytes),
                             static_cast<size_t>(step->rows.evaluate(symbols) * row_bytes)),
                 step->last_use);
-        release_due(index);
         continue;
       }
       std::map<std::string, runtime::Buffer*> tensors;
@@ -410,14 +412,10 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
       release_due(index);
     }
   } catch (...) {
-    for (auto it = owned.rbegin(); it != owned.rend(); ++it) {
-      if (it->handle != nullptr) device.release(*it);
-    }
+    release_the_rest();
     throw;
   }
-  for (auto it = owned.rbegin(); it != owned.rend(); ++it) {
-    if (it->handle != nullptr) device.release(*it);
-  }
+  release_the_rest();
 }
 
 std::vector<GraphProgram::OpTime> GraphProgram::profile() const {

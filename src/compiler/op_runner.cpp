@@ -19,12 +19,7 @@ void OpRunner::run(const std::map<std::string, runtime::Buffer*>& tensors, const
     if (it == sizes.end()) user_error("operator '{}' needs a value for size '{}'", op_.def.name, name);
     size_values.push_back(it->second);
   }
-  for (const auto& [name, multiple] : op_.def.size_multiples) {
-    if (sizes.at(name) % multiple != 0) {
-      user_error("operator '{}': size {} = {} is not a multiple of {} (a quantized row holds whole blocks)",
-                 op_.def.name, name, sizes.at(name), multiple);
-    }
-  }
+  for (const auto& [name, multiple] : op_.def.size_multiples) kernel::check_size_multiple(op_.def, name, sizes.at(name));
   std::map<std::string, runtime::Buffer> scratch;
   for (const kernel::ScratchBuffer& s : op_.lowered.scratch) {
     const int64_t elements = ir::evaluate_int(s.elements, sizes);

@@ -174,15 +174,18 @@ ComputeDef specialize_sizes(const ComputeDef& def, const std::map<std::string, i
     if (!constants.count(p)) out.size_params.push_back(p);
   }
   for (const auto& [name, value] : constants) {
-    auto multiple = out.size_multiples.find(name);
-    if (multiple == out.size_multiples.end()) continue;
-    if (value % multiple->second != 0) {
-      user_error("operator '{}': size {} = {} is not a multiple of {} (a quantized row holds whole blocks)", def.name,
-                 name, value, multiple->second);
-    }
-    out.size_multiples.erase(multiple);
+    check_size_multiple(def, name, value);
+    out.size_multiples.erase(name);
   }
   return out;
+}
+
+void check_size_multiple(const ComputeDef& def, const std::string& size, int64_t value) {
+  auto multiple = def.size_multiples.find(size);
+  if (multiple != def.size_multiples.end() && value % multiple->second != 0) {
+    user_error("operator '{}': size {} = {} is not a multiple of {} (a quantized row holds whole blocks)", def.name,
+               size, value, multiple->second);
+  }
 }
 
 }  // namespace kiln::kernel

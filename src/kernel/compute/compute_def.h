@@ -81,6 +81,9 @@ ir::Type value_type(DType dtype);
 
 const TensorDecl* find_tensor(const ComputeDef& def, const std::string& name);
 
+// A UserError unless `value` is a multiple of what the definition declares for `size`.
+void check_size_multiple(const ComputeDef& def, const std::string& size, int64_t value);
+
 // The definition with some size parameters fixed to constants (a graph whose dimension is
 // known when it is compiled): they leave size_params, and loops over them get constant trip
 // counts. A constant that breaks a declared multiple is a UserError.

@@ -162,7 +162,7 @@ class KernelLowering {
   }
 
   // Spatial loops may sit inside the reduction loops only as a tile of constant extent, each
-  // point with accumulators of its own (lower_tiled_reduction), and not on a GPU.
+  // point with accumulators of its own (lower_accumulated_reduction), and not on a GPU.
   void check_reduce_loops_innermost(const NestContext& ctx) const {
     bool in_reduce = false;
     for (const LoopDim& l : ctx.loops) {
@@ -369,49 +369,26 @@ class KernelLowering {
   }
 
   Stmt lower_reduction(NestContext& ctx, size_t pos) {
-    const Stage& stage = *ctx.stage;
-    const Type type = stage.type;
     const Expr spatial_guard = guards(ctx, false);
     if (pos < ctx.loops.size() && ctx.loops[pos].kind == ForKind::GpuThread) {
       return lower_cross_thread_reduction(ctx, pos, spatial_guard);
     }
-    if (const std::vector<size_t> tile = tile_loops(ctx, pos); !tile.empty()) {
-      return guarded(spatial_guard, lower_tiled_reduction(ctx, pos, tile));
-    }
-    const std::string acc = ctx.prefix + stage.name + "_acc";
-    const Expr acc_value = ir::Load::make(type, acc, Expr(int64_t{0}));
-    const Stmt init = ir::Store::make(acc, Expr(int64_t{0}), reduce_identity(stage.reduce, type));
-    Stmt body;
-    if (const int64_t lanes = vector_reduce_lanes(ctx, pos); lanes > 1) {
-      // One accumulator per lane of the vectorized reduce loop (and per copy of the unrolled
-      // reduce loops around it), combined across lanes once at the end: a horizontal reduction
-      // per iteration, or one accumulator for all copies, would chain every iteration on it.
-      const std::string lane_acc = ctx.prefix + stage.name + "_lanes";
-      const std::string lane = ctx.prefix + stage.name + "_lane";
-      const Expr lane_value = ir::Load::make(type, lane_acc, ir::var(lane));
-      const Stmt lanes_init = ir::For::make(lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
-                                            ir::Store::make(lane_acc, ir::var(lane), reduce_identity(stage.reduce, type)));
-      const Stmt combine = ir::For::make(lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
-                                         ir::Store::make(acc, Expr(int64_t{0}), reduce_combine(stage.reduce, acc_value, lane_value)));
-      const Expr lane_index = lane_accumulator_index(ctx);
-      body = ir::Allocate::make(lane_acc, type, Expr(lanes), MemoryScope::Register,
-                                ir::Block::make({lanes_init, lower_reduce_loops(ctx, pos, lane_acc, lane_index), init,
-                                                 combine, store_result(ctx, acc_value)}));
-    } else {
-      body = ir::Block::make({init, lower_reduce_loops(ctx, pos, acc, Expr(int64_t{0})), store_result(ctx, acc_value)});
-    }
-    return guarded(spatial_guard, ir::Allocate::make(acc, type, Expr(int64_t{1}), MemoryScope::Register, body));
+    return guarded(spatial_guard, lower_accumulated_reduction(ctx, pos, tile_loops(ctx, pos)));
   }
 
-  // A reduction with spatial loops inside it (a register tile: rows of a matmul that share each
-  // weight block, columns of attention's output that share each probability): every point of
-  // the tile has accumulators of its own, acc[point * lanes + lane], set to the identity before
-  // the reduction loops and stored after them, the lanes combined first.
-  Stmt lower_tiled_reduction(NestContext& ctx, size_t pos, const std::vector<size_t>& tile) {
+  // A reduction on the CPU: accumulators in registers, set to the identity before the reduction
+  // loops and stored after them. The vectorized reduce loop (with the unrolled reduce loops
+  // around it) keeps one accumulator per lane, combined across lanes once at the end: a
+  // horizontal reduction per iteration, or one accumulator for all copies, would chain every
+  // iteration on it. Spatial loops inside the reduction (`tile`, a register tile: rows of a
+  // matmul that share each weight block, columns of attention's output that share each
+  // probability) give every point of the tile accumulators of its own:
+  // acc[point * lanes + lane].
+  Stmt lower_accumulated_reduction(NestContext& ctx, size_t pos, const std::vector<size_t>& tile) {
     const Stage& stage = *ctx.stage;
     const Type type = stage.type;
     const int64_t lanes = std::max<int64_t>(1, vector_reduce_lanes(ctx, pos));
-    const std::string acc = ctx.prefix + stage.name + "_tile";
+    const std::string acc = ctx.prefix + stage.name + (!tile.empty() ? "_tile" : lanes > 1 ? "_lanes" : "_acc");
     const std::string lane = ctx.prefix + stage.name + "_lane";
     Expr point = Expr(int64_t{0});
     int64_t points = 1;

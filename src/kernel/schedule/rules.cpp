@@ -192,6 +192,15 @@ constexpr int64_t kWeightRowChunk = 16;
 //    p(a, b, c) * v(c, .., e)) is vectorized along that axis, a tile of columns inside the
 //    reduction: contiguous loads instead of gathers along the reduction.
 void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts, const ScheduleKnobs& knobs) {
+  // kRowTile points of the first axis as a tile inside the reduction, right around `innermost`:
+  // [.., first_o, middle axes.., reduction.., first_i, innermost].
+  const auto tile_first_axis = [&](const std::string& reduce_outer) {
+    const std::string& a = s.axes[0];
+    std::vector<std::string> inner(s.axes.begin() + 1, s.axes.end() - 1);
+    inner.push_back(reduce_outer);
+    inner.push_back(a + "i");
+    ref.split(a, a + "o", a + "i", Expr(kRowTile), TailStrategy::SeparateLoop).unroll(a + "i").reorder(inner);
+  };
   const int64_t n_lanes = knobs.cpu_vector_lanes;
   const Expr lanes = Expr(n_lanes);
   const bool contraction = s.reduce != ReduceKind::None && s.axes.size() >= 2 && facts.bound == 0;
@@ -200,15 +209,13 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     const std::string& e = s.axes.back();
     const std::string& c = s.reduce_axes[0];
     ref.split(e, e + "o", e + "v", lanes, TailStrategy::SeparateLoop);
-    // kRowTile points of the first axis share each element read along the reduction.
-    const std::string& a = s.axes[0];
-    ref.split(a, a + "o", a + "i", Expr(kRowTile), TailStrategy::SeparateLoop).unroll(a + "i");
-    std::vector<std::string> order = {e + "o", a + "o"};
-    for (size_t i = 1; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
+    std::vector<std::string> order = {e + "o"};
+    for (size_t i = 0; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
     order.push_back(c);
-    order.push_back(a + "i");
     order.push_back(e + "v");
     ref.reorder(order).parallel(e + "o").vectorize(e + "v");
+    // kRowTile points of the first axis share each element read along the reduction.
+    tile_first_axis(c);
     return;
   }
   const bool quantized_blocks = contraction && single_reduce && facts.block > n_lanes && facts.block % n_lanes == 0;
@@ -232,9 +239,7 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
       if (weight_row_chunks) {
         const std::string& i = s.axes[0];
         const std::string& j = s.axes[1];
-        ref.split(i, i + "o", i + "i", Expr(kRowTile), TailStrategy::SeparateLoop)
-            .unroll(i + "i")
-            .reorder({k + "b", i + "i"});
+        tile_first_axis(k + "b");
         // Weight rows in chunks of kWeightRowChunk, each chunk running over every row tile of
         // x: a tile of x is then read once per chunk (from cache) rather than once per weight
         // row, which for a long prompt streamed all of x from memory for every weight row.
@@ -246,14 +251,7 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
       ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v");
       // A contraction computes kRowTile points of its first axis together, each element of the
       // other operand read once for all of them (attention's scores: 4 queries per key).
-      if (contraction && s.axes.size() >= 2) {
-        const std::string& i = s.axes[0];
-        // After the split: [last, io, ii, middle axes..., ko, kv]; ii moves in next to kv.
-        std::vector<std::string> inner(s.axes.begin() + 1, s.axes.end() - 1);
-        inner.push_back(k + "o");
-        inner.push_back(i + "i");
-        ref.split(i, i + "o", i + "i", Expr(kRowTile), TailStrategy::SeparateLoop).unroll(i + "i").reorder(inner);
-      }
+      if (contraction) tile_first_axis(k + "o");
     }
   } else if (s.reduce == ReduceKind::None && !s.axes.empty()) {
     const std::string& j = s.axes.back();
