@@ -29,6 +29,10 @@ class Interpreter {
       case StmtKind::For: {
         const For* op = s.as<For>();
         const int64_t begin = scalar_int(op->min), end = begin + scalar_int(op->extent);
+        if (op->for_kind == ForKind::GpuThread && has_barrier(op->body)) {
+          run_threads_in_step(op, begin, end);
+          break;
+        }
         for (int64_t v = begin; v < end; ++v) {
           Bind bind(vars, op->var, {static_cast<double>(v)});
           run(op->body);
@@ -118,6 +122,58 @@ class Interpreter {
   }
 
  private:
+  static bool has_barrier(const Stmt& s) {
+    if (!s.defined()) return false;
+    switch (s.kind()) {
+      case StmtKind::Barrier: return true;
+      case StmtKind::For: return has_barrier(s.as<For>()->body);
+      case StmtKind::LetStmt: return has_barrier(s.as<LetStmt>()->body);
+      case StmtKind::Allocate: return has_barrier(s.as<Allocate>()->body);
+      case StmtKind::IfThenElse:
+        return has_barrier(s.as<IfThenElse>()->then_case) || has_barrier(s.as<IfThenElse>()->else_case);
+      case StmtKind::Block:
+        for (const Stmt& inner : s.as<Block>()->stmts) {
+          if (has_barrier(inner)) return true;
+        }
+        return false;
+      default: return false;
+    }
+  }
+
+  // The threads of a work-group, as a GPU runs them: every thread finishes the statements
+  // before a barrier before any thread goes past it. Barriers must sit in the top-level block
+  // of the thread loop's body (under its lets), as lowering puts them.
+  void run_threads_in_step(const For* op, int64_t begin, int64_t end) {
+    std::vector<const LetStmt*> lets;
+    Stmt body = op->body;
+    while (body.kind() == StmtKind::LetStmt) {
+      lets.push_back(body.as<LetStmt>());
+      body = lets.back()->body;
+    }
+    if (body.kind() != StmtKind::Block) throw std::runtime_error("a barrier under control flow");
+    std::vector<std::vector<Stmt>> phases(1);
+    for (const Stmt& inner : body.as<Block>()->stmts) {
+      if (inner.kind() == StmtKind::Barrier) phases.emplace_back();
+      else if (has_barrier(inner)) throw std::runtime_error("a barrier under control flow");
+      else phases.back().push_back(inner);
+    }
+    for (const std::vector<Stmt>& phase : phases) {
+      for (int64_t t = begin; t < end; ++t) {
+        Bind thread(vars, op->var, {static_cast<double>(t)});
+        run_under_lets(lets, 0, phase);
+      }
+    }
+  }
+
+  void run_under_lets(const std::vector<const LetStmt*>& lets, size_t k, const std::vector<Stmt>& phase) {
+    if (k == lets.size()) {
+      for (const Stmt& s : phase) run(s);
+      return;
+    }
+    Bind bind(vars, lets[k]->name, eval(lets[k]->value));
+    run_under_lets(lets, k + 1, phase);
+  }
+
   // Binds a name for one scope, restoring what it hid afterwards.
   template <typename Map>
   struct Bind {
@@ -180,6 +236,7 @@ class Interpreter {
       case Intrinsic::Exp: for (double& lane : v) lane = std::exp(lane); return v;
       case Intrinsic::Abs: for (double& lane : v) lane = std::fabs(lane); return v;
       case Intrinsic::Sqrt: for (double& lane : v) lane = std::sqrt(lane); return v;
+      case Intrinsic::Rsqrt: for (double& lane : v) lane = 1 / std::sqrt(lane); return v;
       default: throw std::runtime_error("the test interpreter lacks this intrinsic");
     }
   }

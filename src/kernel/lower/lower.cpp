@@ -233,6 +233,17 @@ class KernelLowering {
     Collect(out).mutate(e);
   }
 
+  // Whether `v` is a variable of the stage's loop nest: an axis, or a loop a primitive made.
+  static bool is_stage_variable(const NestContext& ctx, const std::string& v) {
+    const Stage& st = *ctx.stage;
+    if (std::find(st.axes.begin(), st.axes.end(), v) != st.axes.end()) return true;
+    if (std::find(st.reduce_axes.begin(), st.reduce_axes.end(), v) != st.reduce_axes.end()) return true;
+    for (const Relation& r : ctx.schedule->relations) {
+      if (v == r.old_var || v == r.outer || v == r.inner || v == r.fused) return true;
+    }
+    return false;
+  }
+
   // Wraps `body` in the LetStmts that become computable once the variables in ctx.defined are.
   Stmt with_new_definitions(NestContext& ctx, const std::function<Stmt(NestContext&)>& inner) {
     std::vector<std::pair<std::string, Expr>> lets;
@@ -242,7 +253,9 @@ class KernelLowering {
       for (const auto& [name, value] : definitions(ctx)) {
         if (ctx.defined.count(name)) continue;
         const std::set<std::string> deps = free_vars_of(ctx, value);
-        if (std::all_of(deps.begin(), deps.end(), [&](const std::string& d) { return ctx.defined.count(d) > 0; })) {
+        // Sizes (a fused loop's extent) are always known; the stage's own variables must wait.
+        const auto known = [&](const std::string& d) { return ctx.defined.count(d) > 0 || !is_stage_variable(ctx, d); };
+        if (std::all_of(deps.begin(), deps.end(), known)) {
           lets.emplace_back(name, value);
           ctx.defined.insert(name);
           progress = true;
@@ -347,6 +360,9 @@ class KernelLowering {
     const Relation* tail = separate_tail_split(ctx, loop.var);
     if (tail == nullptr) return main;
     // Remainder: outer fixed at the number of full tiles, inner running serially over the rest.
+    KILN_CHECK(std::any_of(ctx.loops.begin(), ctx.loops.end(), [&](const LoopDim& l) { return l.var == tail->inner; }),
+               "stage '{}': the remainder of split '{}' needs '{}' as a loop, but it was split again", ctx.stage->name,
+               tail->old_var, tail->inner);
     NestContext tail_ctx = ctx;
     for (LoopDim& l : tail_ctx.loops) {
       if (l.var == tail->inner) {
@@ -370,17 +386,25 @@ class KernelLowering {
 
   Stmt lower_reduction(NestContext& ctx, size_t pos) {
     const Expr spatial_guard = guards(ctx, false);
-    if (pos < ctx.loops.size() && ctx.loops[pos].kind == ForKind::GpuThread) {
+    const size_t rf = rfactor_loop(ctx);
+    for (size_t i = pos; i < ctx.loops.size(); ++i) {
+      KILN_CHECK(ctx.loops[i].kind != ForKind::GpuThread || i == rf,
+                 "stage '{}': reduce loop '{}' is bound to GPU threads without rfactor: each thread needs a partial "
+                 "result of its own", ctx.stage->name, ctx.loops[i].var);
+    }
+    if (rf < ctx.loops.size() && ctx.loops[rf].kind == ForKind::GpuThread) {
+      KILN_CHECK(rf == pos, "stage '{}': the reduce loop across threads, '{}', must be the outermost reduce loop",
+                 ctx.stage->name, ctx.loops[rf].var);
       return lower_cross_thread_reduction(ctx, pos, spatial_guard);
     }
     return guarded(spatial_guard, lower_accumulated_reduction(ctx, pos, tile_loops(ctx, pos)));
   }
 
   // A reduction on the CPU: accumulators in registers, set to the identity before the reduction
-  // loops and stored after them. The vectorized reduce loop (with the unrolled reduce loops
-  // around it) keeps one accumulator per lane, combined across lanes once at the end: a
-  // horizontal reduction per iteration, or one accumulator for all copies, would chain every
-  // iteration on it. Spatial loops inside the reduction (`tile`, a register tile: rows of a
+  // loops and stored after them. The rfactor loop (a vectorized reduce loop, with the unrolled
+  // reduce loops inside it) keeps one accumulator per lane, combined across lanes once at the
+  // end: a horizontal reduction per iteration, or one accumulator for all copies, would chain
+  // every iteration on it. Spatial loops inside the reduction (`tile`, a register tile: rows of a
   // matmul that share each weight block, columns of attention's output that share each
   // probability) give every point of the tile accumulators of its own:
   // acc[point * lanes + lane].
@@ -434,40 +458,39 @@ class KernelLowering {
     return ir::Allocate::make(acc, type, Expr(points * lanes), MemoryScope::Register, body);
   }
 
-  // How many of the innermost loops keep accumulators of their own: a vectorized reduce loop
-  // of constant extent, with the unrolled reduce loops of constant extent right around it.
-  size_t lane_loops(const NestContext& ctx, size_t pos) const {
-    if (pos >= ctx.loops.size()) return 0;
-    for (size_t i = pos; i < ctx.loops.size(); ++i) {
-      if (ctx.loops[i].kind == ForKind::GpuThread || ctx.loops[i].kind == ForKind::GpuBlock) return 0;
+  // Where the stage's rfactor loop sits among ctx.loops, or ctx.loops.size() for none.
+  size_t rfactor_loop(const NestContext& ctx) const {
+    const std::string& var = ctx.schedule->rfactor;
+    for (size_t i = 0; i < ctx.loops.size(); ++i) {
+      if (!var.empty() && ctx.loops[i].var == var) return i;
     }
-    const LoopDim& last = ctx.loops.back();
-    if (!last.is_reduce || last.kind != ForKind::Vectorized || !ir::as_const_int(last.extent)) return 0;
-    size_t count = 1;
-    while (count < ctx.loops.size() - pos) {
-      const LoopDim& l = ctx.loops[ctx.loops.size() - 1 - count];
-      if (!l.is_reduce || l.kind != ForKind::Unrolled || !ir::as_const_int(l.extent)) break;
-      ++count;
-    }
-    return count;
+    return ctx.loops.size();
   }
 
-  // The number of accumulators (the product of the lane loops' extents), or 0 for one.
+  // The number of accumulators: the product of the extents of the rfactor loop and the loops
+  // inside it, which must all be reduce loops of constant extent; 0 for one accumulator.
   int64_t vector_reduce_lanes(const NestContext& ctx, size_t pos) const {
-    const size_t count = lane_loops(ctx, pos);
-    if (count == 0) return 0;
+    const size_t first = rfactor_loop(ctx);
+    if (first == ctx.loops.size()) return 0;
+    KILN_CHECK(first >= pos, "stage '{}': rfactor loop '{}' is outside the reduction", ctx.stage->name,
+               ctx.schedule->rfactor);
+    KILN_CHECK(ctx.schedule->storage != MemoryScope::Shared,
+               "stage '{}': per-lane partials live in registers, not in shared memory", ctx.stage->name);
     int64_t lanes = 1;
-    for (size_t i = ctx.loops.size() - count; i < ctx.loops.size(); ++i) lanes *= *ir::as_const_int(ctx.loops[i].extent);
+    for (size_t i = first; i < ctx.loops.size(); ++i) {
+      const LoopDim& l = ctx.loops[i];
+      KILN_CHECK(l.is_reduce && ir::as_const_int(l.extent) && l.kind != ForKind::GpuBlock && l.kind != ForKind::GpuThread,
+                 "stage '{}': loop '{}' inside rfactor loop '{}' must be a reduce loop of constant extent",
+                 ctx.stage->name, l.var, ctx.schedule->rfactor);
+      lanes *= *ir::as_const_int(l.extent);
+    }
     return lanes;
   }
 
-  // Which accumulator the current point updates: the lane loops' variables, flattened.
+  // Which accumulator the current point updates: the variables of the rfactor loop and the
+  // loops inside it, flattened.
   Expr lane_accumulator_index(const NestContext& ctx) const {
-    size_t first = ctx.loops.size() - 1;
-    while (first > 0 && ctx.loops[first - 1].is_reduce && ctx.loops[first - 1].kind == ForKind::Unrolled &&
-           ir::as_const_int(ctx.loops[first - 1].extent)) {
-      --first;
-    }
+    const size_t first = rfactor_loop(ctx);
     Expr index = named(ctx, ctx.loops[first].var);
     for (size_t i = first + 1; i < ctx.loops.size(); ++i) index = index * ctx.loops[i].extent + named(ctx, ctx.loops[i].var);
     return index;
@@ -492,6 +515,8 @@ class KernelLowering {
     KILN_CHECK(threads && *threads > 0 && (*threads & (*threads - 1)) == 0,
                "stage '{}': a cross-thread reduction needs a power-of-two thread count", stage.name);
     KILN_CHECK(!spatial_guard.defined(), "stage '{}': a cross-thread reduction cannot sit under a guard", stage.name);
+    KILN_CHECK(ctx.schedule->storage == MemoryScope::Shared,
+               "stage '{}': partials of a reduction across threads must be stored in shared memory", stage.name);
     const bool is_local = storage_.count(stage.name) > 0;
     const std::string partial = is_local ? storage_.at(stage.name).name : ctx.prefix + stage.name + "_partial";
     const std::string acc = ctx.prefix + stage.name + "_acc";
@@ -584,12 +609,10 @@ std::map<std::string, LocalStorage> plan_local_storage(const Schedule& schedule)
   std::map<std::string, LocalStorage> storage;
   for (const StageSchedule& s : schedule.stages()) {
     if (s.placement != Placement::ComputeAt) continue;
-    LocalStorage local{s.at_stage + "_" + s.stage, 1, MemoryScope::Register};
+    // Partials across threads are the storage itself: one per thread, read at 0 once combined.
+    LocalStorage local{s.at_stage + "_" + s.stage, 1, s.storage};
     for (const LoopDim& l : s.loops) {
-      if (l.kind == ForKind::GpuThread && l.is_reduce) {
-        local.elements = *ir::as_const_int(l.extent);
-        local.scope = MemoryScope::Shared;
-      }
+      if (l.kind == ForKind::GpuThread && l.var == s.rfactor) local.elements = *ir::as_const_int(l.extent);
     }
     storage[s.stage] = local;
   }

@@ -235,7 +235,8 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
       ref.split(k, k + "b", k + "i", Expr(facts.block), TailStrategy::SeparateLoop)
           .split(k + "i", k + "u", k + "v", lanes, TailStrategy::SeparateLoop)
           .unroll(k + "u")
-          .vectorize(k + "v");
+          .vectorize(k + "v")
+          .rfactor(k + "u");
       if (weight_row_chunks) {
         const std::string& i = s.axes[0];
         const std::string& j = s.axes[1];
@@ -248,7 +249,7 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
             .reorder({i + "o", j + "i"});
       }
     } else {
-      ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v");
+      ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v").rfactor(k + "v");
       // A contraction computes kRowTile points of its first axis together, each element of the
       // other operand read once for all of them (attention's scores: 4 queries per key).
       if (contraction) tile_first_axis(k + "o");
@@ -263,6 +264,18 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
   }
 }
 
+// The grid has three dimensions: the leading axes of `axes` (adjacent loops, outermost first)
+// beyond that are fused into one loop. Returns the loops left, at most three.
+std::vector<std::string> fit_grid(StageRef ref, std::vector<std::string> axes) {
+  while (axes.size() > 3) {
+    const std::string fused = axes[0] + "_" + axes[1];
+    ref.fuse(axes[0], axes[1], fused);
+    axes.erase(axes.begin());
+    axes[0] = fused;
+  }
+  return axes;
+}
+
 // GPU: bound and leading axes over the grid; the rest over the threads of a work-group,
 // or, for a reduction with nothing computed inside it, the reduction across the threads.
 void schedule_gpu_stage(const Stage& s, StageRef ref, size_t bound, const ScheduleKnobs& knobs) {
@@ -270,18 +283,26 @@ void schedule_gpu_stage(const Stage& s, StageRef ref, size_t bound, const Schedu
   const bool cross_thread = s.reduce != ReduceKind::None && bound == 0;
   if (cross_thread) {
     // Every spatial axis on the grid (innermost as x), the reduction across a work-group.
-    KILN_CHECK(s.axes.size() <= 3 && s.reduce_axes.size() == 1,
-               "stage '{}': GPU reduction with {} axes is not supported yet", s.name, s.axes.size());
-    for (size_t i = 0; i < s.axes.size(); ++i) ref.gpu_block(s.axes[i], static_cast<int>(s.axes.size() - 1 - i));
+    KILN_CHECK(s.reduce_axes.size() == 1, "stage '{}': GPU reduction over {} axes is not supported yet", s.name,
+               s.reduce_axes.size());
+    const std::vector<std::string> grid = fit_grid(ref, s.axes);
+    for (size_t i = 0; i < grid.size(); ++i) ref.gpu_block(grid[i], static_cast<int>(grid.size() - 1 - i));
     const std::string& k = s.reduce_axes[0];
-    ref.split(k, k + "o", k + "t", threads).reorder({k + "t", k + "o"}).gpu_thread(k + "t");
+    ref.split(k, k + "o", k + "t", threads)
+        .reorder({k + "t", k + "o"})
+        .gpu_thread(k + "t")
+        .rfactor(k + "t")
+        .store_in(ir::MemoryScope::Shared);
     return;
   }
   // Axes fixed per work-group: the bound ones (compute_at producers need them), else all but
   // the innermost, which the threads stride over.
   const size_t on_grid = bound > 0 ? bound : (s.axes.empty() ? 0 : s.axes.size() - 1);
-  KILN_CHECK(on_grid <= 3, "stage '{}': more than 3 grid axes", s.name);
-  for (size_t i = 0; i < on_grid; ++i) ref.gpu_block(s.axes[i], static_cast<int>(on_grid - 1 - i));
+  // Producers computed at a bound axis need it as a loop of its own: those cannot be fused.
+  KILN_CHECK(bound <= 3, "stage '{}': more than 3 bound grid axes", s.name);
+  const std::vector<std::string> grid =
+      fit_grid(ref, std::vector<std::string>(s.axes.begin(), s.axes.begin() + static_cast<std::ptrdiff_t>(on_grid)));
+  for (size_t i = 0; i < grid.size(); ++i) ref.gpu_block(grid[i], static_cast<int>(grid.size() - 1 - i));
   std::vector<std::string> rest(s.axes.begin() + static_cast<std::ptrdiff_t>(on_grid), s.axes.end());
   if (rest.empty()) return;
   std::string inner = rest[0];
@@ -300,13 +321,19 @@ void schedule_gpu_stage(const Stage& s, StageRef ref, size_t bound, const Schedu
 void schedule_gpu_producer(const Stage& s, StageRef ref, const ScheduleKnobs& knobs) {
   KILN_CHECK(s.reduce_axes.size() == 1, "stage '{}': GPU row reduction over {} axes", s.name, s.reduce_axes.size());
   const std::string& k = s.reduce_axes[0];
-  ref.split(k, k + "o", k + "t", Expr(int64_t{knobs.gpu_threads})).reorder({k + "t", k + "o"}).gpu_thread(k + "t");
+  ref.split(k, k + "o", k + "t", Expr(int64_t{knobs.gpu_threads}))
+      .reorder({k + "t", k + "o"})
+      .gpu_thread(k + "t")
+      .rfactor(k + "t")
+      .store_in(ir::MemoryScope::Shared);
 }
 
 void schedule_cpu_producer(const Stage& s, StageRef ref, const ScheduleKnobs& knobs) {
   if (s.reduce_axes.size() != 1) return;
   const std::string& k = s.reduce_axes[0];
-  ref.split(k, k + "o", k + "v", Expr(int64_t{knobs.cpu_vector_lanes}), TailStrategy::SeparateLoop).vectorize(k + "v");
+  ref.split(k, k + "o", k + "v", Expr(int64_t{knobs.cpu_vector_lanes}), TailStrategy::SeparateLoop)
+      .vectorize(k + "v")
+      .rfactor(k + "v");
 }
 
 }  // namespace

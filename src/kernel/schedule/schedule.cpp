@@ -138,6 +138,19 @@ StageRef& StageRef::compute_inline() {
   return *this;
 }
 
+StageRef& StageRef::rfactor(const std::string& var) {
+  KILN_CHECK(loop(var).is_reduce, "rfactor: loop '{}' of stage '{}' is not a reduction loop", var, self().stage);
+  self().rfactor = var;
+  return *this;
+}
+
+StageRef& StageRef::store_in(ir::MemoryScope scope) {
+  KILN_CHECK(scope != ir::MemoryScope::Global, "store_in: stage '{}' cannot keep temporaries in global memory",
+             self().stage);
+  self().storage = scope;
+  return *this;
+}
+
 std::string to_string(const Schedule& schedule) {
   std::string out;
   for (const StageSchedule& s : schedule.stages()) {
@@ -147,11 +160,12 @@ std::string to_string(const Schedule& schedule) {
       case Placement::Inline: out += "inline"; break;
       case Placement::ComputeAt: out += "at " + s.at_stage + "." + s.at_loop; break;
     }
+    if (s.storage != ir::MemoryScope::Register) out += std::string(" in ") + ir::memory_scope_name(s.storage);
     for (const LoopDim& l : s.loops) {
       out += "  " + l.var;
       if (l.kind != ForKind::Serial) out += std::string(":") + ir::for_kind_name(l.kind);
       if (l.kind == ForKind::GpuBlock || l.kind == ForKind::GpuThread) out += std::to_string(l.gpu_dim);
-      if (l.is_reduce) out += "(r)";
+      if (l.is_reduce) out += l.var == s.rfactor ? "(rfactor)" : "(r)";
     }
     out += "\n";
   }

@@ -2,8 +2,10 @@
 //
 // A schedule starts with every stage at root, one serial loop per axis (reduction axes
 // innermost), and is changed by primitives: split, reorder, fuse, vectorize, unroll, parallel,
-// bind to the GPU grid, compute_at another stage's loop, compute_inline. The primitives only
-// record decisions; src/kernel/lower turns a ComputeDef plus its Schedule into loop IR.
+// bind to the GPU grid, compute_at another stage's loop, compute_inline, rfactor (partial
+// results per point of a reduce loop), store_in (registers, private or shared memory). The
+// primitives only record decisions; src/kernel/lower turns a ComputeDef plus its Schedule into
+// loop IR.
 #pragma once
 
 #include <string>
@@ -47,6 +49,8 @@ struct StageSchedule {
   std::vector<Relation> relations;
   Placement placement = Placement::Root;
   std::string at_stage, at_loop;  // ComputeAt: inside this loop of that stage
+  std::string rfactor;            // the reduce loop whose points keep partial results, or ""
+  ir::MemoryScope storage = ir::MemoryScope::Register;  // of a compute_at stage and of partials
 };
 
 class Schedule;
@@ -67,6 +71,16 @@ class StageRef {
   StageRef& gpu_thread(const std::string& var, int dim = 0);
   StageRef& compute_at(const std::string& consumer, const std::string& loop);
   StageRef& compute_inline();
+  // The reduction keeps one partial result per point of reduce loop `var` and of the reduce
+  // loops inside it, combined once the reduction loops end (Halide's and TVM's rfactor, kept
+  // inside the stage rather than as a new one). A vectorized `var` gives one accumulator per
+  // lane; `var` bound to GPU threads gives one per thread, combined by a tree of halving steps
+  // in the partials' memory.
+  StageRef& rfactor(const std::string& var);
+  // Where a stage computed at another's loop keeps its values, and where rfactor partials live:
+  // registers, private (local) memory, or memory shared by a work-group (TVM's set_scope,
+  // Halide's store_in). A root stage is always a global buffer.
+  StageRef& store_in(ir::MemoryScope scope);
   const StageSchedule& get() const;
 
  private:
