@@ -326,6 +326,12 @@ std::vector<std::string> GraphProgram::definitions() const {
   return out;
 }
 
+std::vector<kernel::ComputeDef> GraphProgram::compute_defs() const {
+  std::vector<kernel::ComputeDef> out;
+  for (const auto& [printed, op] : compiled_) out.push_back(op->def);
+  return out;
+}
+
 size_t GraphProgram::kernel_count() const {
   size_t count = 0;
   for (const auto& step : steps_) count += step->op ? step->op->kernels.size() : 0;

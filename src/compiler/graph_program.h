@@ -36,6 +36,8 @@ class GraphProgram {
   size_t kernel_count() const;
   // Every distinct compute definition the program runs (fused and shape-specialized), printed.
   std::vector<std::string> definitions() const;
+  // The same definitions, in the same order, to compile or print stage by stage.
+  std::vector<kernel::ComputeDef> compute_defs() const;
 
   // Runs the graph. `leaves` binds every input and weight by name; `outputs` gives a buffer for
   // each graph output, in order, large enough for its shape at these symbol values.

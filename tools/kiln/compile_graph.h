@@ -1,0 +1,22 @@
+// `kiln compile` on a whole graph (a model's, or one given as text): the graph, its kernel
+// groups after fusion, and every stage of each distinct definition it compiles.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compiler/pipeline.h"
+#include "graph/graph.h"
+
+namespace kiln::cli {
+
+// The stages a graph can be printed at: graph, fused, then the compiler's own.
+const std::vector<std::string>& graph_dump_stages();
+
+// Prints `graph` at each of `stages` (checked against graph_dump_stages()), each under a
+// "// ---- stage of title ----" line; the compiler's stages once per distinct definition.
+// `options` gives the target and the CPU for llvm/asm; nothing is compiled to run.
+void print_graph_stages(const graph::Graph& graph, const std::string& title, const std::vector<std::string>& stages,
+                        compiler::CompileOptions options);
+
+}  // namespace kiln::cli
