@@ -64,6 +64,11 @@ std::map<std::string, SymExpr> dims(const Shape& shape) {
   return out;
 }
 
+// An axis attribute in [-rank, rank) (the verifier checked it) as an index.
+size_t normalized_axis(int64_t axis, size_t rank) {
+  return static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis);
+}
+
 ops::Unary unary_of(OpKind op) {
   switch (op) {
     case OpKind::silu: return ops::Unary::Silu;
@@ -128,12 +133,65 @@ NodePlan plan_node(const Graph& g, const Node& n, const std::string& where) {
       const Shape& x = type(0).shape;
       if (n.op == OpKind::rms_norm) p.def = ops::rms_norm(n.attrs.get_double("eps", where));
       if (n.op == OpKind::layer_norm) p.def = ops::layer_norm(n.attrs.get_double("eps", where));
+      p.tensors = {{"x", n.inputs[0]}};
       if (n.op == OpKind::softmax) {
-        if (n.inputs.size() > 1) user_error("{}: softmax with a mask is not supported by the executor yet", where);
-        p.def = ops::softmax(n.attrs.get_double("scale", where), false);
+        const bool with_mask = n.inputs.size() > 1;
+        // The definition reads a mask of x's own shape; one that broadcasts is not planned yet.
+        if (with_mask && !graph::same_shape(type(1).shape, x)) {
+          user_error("{}: the graph executor runs softmax with a mask of x's shape {} only, not {}", where,
+                     graph::to_string(x), graph::to_string(type(1).shape));
+        }
+        p.def = ops::softmax(n.attrs.get_double("scale", where), with_mask, with_mask ? type(1).dtype : DType::f32);
+        if (with_mask) p.tensors["mask"] = n.inputs[1];
       }
+      p.sizes = {{"rows", leading_product(x)}, {"cols", x.back()}};
+      break;
+    }
+    case OpKind::sum: case OpKind::max: case OpKind::mean: case OpKind::argmax: {
+      // Over the last dimension, kept as size 1: the definitions' [rows, 1] result.
+      const Shape& x = type(0).shape;
+      p.def = n.op == OpKind::argmax ? ops::argmax()
+              : n.op == OpKind::max  ? ops::reduce(kernel::ReduceKind::Max)
+                                     : ops::reduce(kernel::ReduceKind::Sum, n.op == OpKind::mean);
       p.tensors = {{"x", n.inputs[0]}};
       p.sizes = {{"rows", leading_product(x)}, {"cols", x.back()}};
+      break;
+    }
+    case OpKind::cast:
+      p.def = ops::convert(type(0).dtype, n.attrs.get_dtype("dtype", where), static_cast<int>(type(0).rank()));
+      p.tensors = {{"x", n.inputs[0]}};
+      p.sizes = dims(type(0).shape);
+      break;
+    case OpKind::permute: {
+      std::vector<int> perm;
+      for (const int64_t axis : n.attrs.get_ints("perm", where)) perm.push_back(static_cast<int>(axis));
+      p.def = ops::permute(perm, type(0).dtype);
+      p.tensors = {{"x", n.inputs[0]}};
+      p.sizes = dims(type(0).shape);
+      break;
+    }
+    case OpKind::slice: {
+      const Shape& x = type(0).shape;
+      const int axis = static_cast<int>(normalized_axis(n.attrs.get_int("axis", where), x.size()));
+      p.def = ops::slice(static_cast<int>(x.size()), axis, type(0).dtype);
+      p.tensors = {{"x", n.inputs[0]}};
+      p.sizes = dims(x);
+      p.sizes["start"] = n.attrs.get_sym("start", where);
+      p.sizes["length"] = n.attrs.get_sym("length", where);
+      break;
+    }
+    case OpKind::concat: {
+      if (n.inputs.size() != 2) {
+        user_error("{}: the graph executor joins two tensors per concat, not {}; chain them", where, n.inputs.size());
+      }
+      const Shape& a = type(0).shape;
+      const size_t axis = normalized_axis(n.attrs.get_int("axis", where), a.size());
+      p.def = ops::concat(static_cast<int>(a.size()), static_cast<int>(axis), type(0).dtype);
+      p.tensors = {{"a", n.inputs[0]}, {"b", n.inputs[1]}};
+      p.sizes = dims(a);
+      p.sizes.erase("d" + std::to_string(axis));
+      p.sizes["a_len"] = a[axis];
+      p.sizes["b_len"] = type(1).shape[axis];
       break;
     }
     case OpKind::rope: {

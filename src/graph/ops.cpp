@@ -13,11 +13,16 @@ using enum PatternKind;
 constexpr DTypeSet kF32 = {DType::f32};
 constexpr DTypeSet kI32 = {DType::i32};
 constexpr DTypeSet kFloat = {DType::f32, DType::f16, DType::bf16};
+// Each set below is what the compute definitions build and the op matrix (tests/ops) runs on
+// every target; tests/ops/registry_coverage_test.cpp checks that nothing more is accepted.
 constexpr DTypeSet kMask = {DType::f32, DType::f16};
 // Views move elements without looking at them, but a block-quantized row cannot be cut apart.
 constexpr DTypeSet kViewable = {DType::f32, DType::f16, DType::bf16, DType::i32};
-constexpr DTypeSet kMatmulWeight = {DType::f32,  DType::f16,  DType::bf16, DType::q4_0, DType::q4_1,
-                                    DType::q8_0, DType::q4_K, DType::q5_K, DType::q6_K};
+// Weights read through dequant_expr.h's load_element (iq*, tq*, mxfp4, q8_K are not written
+// there yet, and an f64 weight has no use).
+constexpr DTypeSet kWeight = {DType::f32,  DType::f16,  DType::bf16, DType::q4_0, DType::q4_1,
+                              DType::q5_0, DType::q5_1, DType::q8_0, DType::q2_K, DType::q3_K,
+                              DType::q4_K, DType::q5_K, DType::q6_K};
 
 // One row per op, in OpKind order. Semantics, in the row-major shapes of sym.h:
 //  embedding   out[i, :] = dequant(weight[ids[i], :])                    [n] -> [n, dim]
@@ -43,9 +48,9 @@ constexpr DTypeSet kMatmulWeight = {DType::f32,  DType::f16,  DType::bf16, DType
 const std::vector<OpInfo>& op_table() {
   // kind, name, pattern, operands {name, dtypes}, inputs min, max, outputs, attributes, rule
   static const std::vector<OpInfo> table = {
-      {OpKind::embedding, "embedding", Injective, {{"weight", DTypeSet::any()}, {"ids", kI32}},
+      {OpKind::embedding, "embedding", Injective, {{"weight", kWeight}, {"ids", kI32}},
        2, 2, 1, {}, rules::embedding},
-      {OpKind::matmul, "matmul", Contraction, {{"x", kF32}, {"weight", kMatmulWeight}},
+      {OpKind::matmul, "matmul", Contraction, {{"x", kF32}, {"weight", kWeight}},
        2, 2, 1, {}, rules::matmul},
       {OpKind::add, "add", Broadcast, {{"a", kF32}, {"b", kF32}}, 2, 2, 1, {}, rules::broadcast},
       {OpKind::mul, "mul", Broadcast, {{"a", kF32}, {"b", kF32}}, 2, 2, 1, {}, rules::broadcast},

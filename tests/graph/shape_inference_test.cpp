@@ -64,10 +64,12 @@ TEST(ShapeInference, Matmul) {
                      "x: f32[n_tokens, 576]", "wrong_k: f32[1536, 512]"});
   const ValueId ids = b.input("ids", DType::i32, {n, 576});
   expect_user_error([&] { b.matmul(ids, w); }, {"input 0 (x) has dtype i32; matmul accepts f32"});
-  const ValueId q5 = b.weight("q5", DType::q5_0, {1536, 576});
-  expect_user_error([&] { b.matmul(x, q5); },
-                    {"input 1 (weight) has dtype q5_0",
-                     "matmul accepts f32, f16, bf16, q4_0, q4_1, q8_0, q4_K, q5_K, q6_K"});
+  // iq4_nl has a scalar dequantization (base/dequantize.h) but no load_element expression.
+  const ValueId iq4 = b.weight("iq4", DType::iq4_nl, {1536, 576});
+  expect_user_error([&] { b.matmul(x, iq4); },
+                    {"input 1 (weight) has dtype iq4_nl",
+                     "matmul accepts f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, "
+                     "q5_K, q6_K"});
 }
 
 TEST(ShapeInference, QuantizedRowsMustBeWholeBlocks) {

@@ -42,7 +42,35 @@ TEST(Verify, RefusesADTypeTheOpDoesNotAccept) {
   g.values[weight_named(g, "ffn_up.weight").index].type.dtype = DType::i32;
   expect_user_error([&] { verify(g); },
                     {"node 3 (matmul 'ffn_up'): input 1 (weight) has dtype i32; matmul accepts "
-                     "f32, f16, bf16, q4_0, q4_1, q8_0, q4_K, q5_K, q6_K"});
+                     "f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K"});
+}
+
+// The registry accepts only what the compute definitions build and the op matrix tests: a
+// weight format load_element cannot express, a mask or view of a dtype no kernel handles.
+TEST(Verify, RefusesDTypesNoComputeDefinitionHandles) {
+  for (const DType weight : {DType::iq4_nl, DType::q8_K, DType::f64, DType::tq1_0, DType::mxfp4}) {
+    GraphBuilder b;
+    const ValueId ids = b.input("ids", DType::i32, {sym("n_tokens")});
+    b.output(b.embedding(b.weight("token_embd", DType::f32, {256, 256}), ids));
+    Graph g = b.finish();
+    g.values[weight_named(g, "token_embd").index].type.dtype = weight;
+    expect_user_error([&] { verify(g); },
+                      {fmt::format("node 0 (embedding): input 0 (weight) has dtype {}; embedding accepts "
+                                   "f32, f16, bf16, q4_0, q4_1, q5_0",
+                                   dtype_name(weight))});
+  }
+  GraphBuilder b;
+  const ValueId x = b.input("x", DType::f32, {sym("n_tokens"), 64});
+  const ValueId mask = b.input("mask", DType::f32, {sym("n_tokens"), 64});
+  const ValueId counts = b.input("counts", DType::i32, {sym("n_tokens"), 64});
+  b.output(b.softmax(x, 1.0, mask));
+  b.output(b.permute(counts, {1, 0}));
+  Graph g = b.finish();
+  g.values[mask.index].type.dtype = DType::bf16;
+  expect_user_error([&] { verify(g); }, {"node 0 (softmax): input 1 (mask) has dtype bf16; softmax accepts f32, f16"});
+  g.values[mask.index].type.dtype = DType::f16;
+  g.values[counts.index].type.dtype = DType::i16;
+  expect_user_error([&] { verify(g); }, {"node 1 (permute): input 0 (x) has dtype i16; permute accepts f32, f16, i32, bf16"});
 }
 
 TEST(Verify, RefusesAShapeMismatch) {

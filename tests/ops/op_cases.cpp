@@ -1,11 +1,13 @@
 #include "ops/op_cases.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -143,6 +145,16 @@ Tolerance exact() { return {0, 0}; }
 
 // ---- Families --------------------------------------------------------------------------------
 
+// [rows, cols] pairs for a rank-2 op: every test size as the row length with `rows` fixed, then
+// every test size as the number of rows with `cols` fixed (one sweep per dimension, not the
+// cross product).
+std::vector<std::pair<int64_t, int64_t>> leading_and_trailing_sizes(int64_t rows, int64_t cols) {
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  for (int64_t n : test_sizes()) pairs.emplace_back(rows, n);
+  for (int64_t n : test_sizes()) pairs.emplace_back(n, cols);
+  return pairs;
+}
+
 struct UnaryCase {
   ops::Unary op;
   double attr, lo, hi;
@@ -155,9 +167,10 @@ void unary_cases(std::vector<OpCase>& out, Rng& rng) {
       {ops::Unary::Rsqrt, 0, 0.01, 10},  {ops::Unary::Scale, 0.37, -4, 4}, {ops::Unary::Softcap, 5.0, -20, 20},
   };
   for (const UnaryCase& u : cases) {
-    for (int64_t n : test_sizes()) {
-      OpCase c = make_case("unary", ops::unary(u.op, 2, u.attr), {{"d0", 2}, {"d1", n}});
-      c.inputs = {random_tensor("x", DType::f32, {2, n}, rng, u.lo, u.hi)};
+    // The row length, then the number of rows, over test_sizes().
+    for (const auto& [rows, cols] : leading_and_trailing_sizes(2, 5)) {
+      OpCase c = make_case("unary", ops::unary(u.op, 2, u.attr), {{"d0", rows}, {"d1", cols}});
+      c.inputs = {random_tensor("x", DType::f32, {rows, cols}, rng, u.lo, u.hi)};
       const auto want = ref::unary(u.op, c.inputs[0].values, u.attr);
       c.expected = {expected_output(c, 0, want)};
       // Gelu's 1 + erf(...) cancels in f32 for negative x, where |gelu(x)| << |x|: beyond 1e-5
@@ -186,13 +199,13 @@ void binary_cases(std::vector<OpCase>& out, Rng& rng) {
   const std::vector<std::vector<bool>> patterns = {{}, {false, true}, {true, false}};
   for (ops::Binary op : {ops::Binary::Add, ops::Binary::Sub, ops::Binary::Mul, ops::Binary::Div}) {
     for (const auto& broadcast : patterns) {
-      for (int64_t n : test_sizes()) {
-        const std::vector<int64_t> shape = {3, n};
+      for (const auto& [rows, cols] : leading_and_trailing_sizes(3, 7)) {
+        const std::vector<int64_t> shape = {rows, cols};
         std::vector<int64_t> b_shape = shape;
         for (size_t k = 0; k < broadcast.size(); ++k) {
           if (broadcast[k]) b_shape[k] = 1;
         }
-        OpCase c = make_case("binary", ops::binary(op, 2, broadcast), {{"d0", 3}, {"d1", n}});
+        OpCase c = make_case("binary", ops::binary(op, 2, broadcast), {{"d0", rows}, {"d1", cols}});
         c.inputs = {random_tensor("a", DType::f32, shape, rng, -4, 4), random_tensor("b", DType::f32, b_shape, rng, 0.5, 2)};
         // Both signs for b, away from zero for Div.
         std::vector<double> b_values = c.inputs[1].values;
@@ -231,22 +244,27 @@ void convert_cases(std::vector<OpCase>& out, Rng& rng) {
     double lo, hi;
     bool specials;
   };
+  // Every pair of the graph's cast (f32, f16, bf16, identities included), and f32 <-> i32.
+  // Specials are rounded into the source dtype first: bf16 -> f16 still meets overflow,
+  // subnormal results and NaN.
   const Pair pairs[] = {
-      {DType::f32, DType::f16, -70000, 70000, true}, {DType::f32, DType::bf16, -100, 100, true},
-      {DType::f16, DType::f32, -100, 100, false},    {DType::bf16, DType::f32, -100, 100, false},
-      {DType::f16, DType::bf16, -100, 100, false},   {DType::f32, DType::i32, -1e6, 1e6, false},
+      {DType::f32, DType::f16, -70000, 70000, true},  {DType::f32, DType::bf16, -100, 100, true},
+      {DType::f16, DType::f32, -100, 100, true},      {DType::bf16, DType::f32, -100, 100, true},
+      {DType::f16, DType::bf16, -100, 100, true},     {DType::bf16, DType::f16, -70000, 70000, true},
+      {DType::f32, DType::f32, -100, 100, true},      {DType::f16, DType::f16, -100, 100, true},
+      {DType::bf16, DType::bf16, -100, 100, true},    {DType::f32, DType::i32, -1e6, 1e6, false},
       {DType::i32, DType::f32, -(1 << 30), 1 << 30, false},
   };
   for (const Pair& p : pairs) {
-    for (int64_t n : test_sizes()) {
-      OpCase c = make_case("convert", ops::convert(p.from, p.to, 2), {{"d0", 2}, {"d1", n}});
-      HostTensor x = random_tensor("x", p.from, {2, n}, rng, p.lo, p.hi);
+    for (const auto& [rows, cols] : leading_and_trailing_sizes(2, 3)) {
+      OpCase c = make_case("convert", ops::convert(p.from, p.to, 2), {{"d0", rows}, {"d1", cols}});
+      HostTensor x = random_tensor("x", p.from, {rows, cols}, rng, p.lo, p.hi);
       if (p.specials) {
         std::vector<double> v = x.values;
         const auto specials = special_values();
         for (size_t i = 0; i < specials.size() && i < v.size(); ++i) v[i] = specials[i];
         for (size_t i = specials.size(); i < v.size(); i += 3) v[i] *= 1e-6;  // small values too
-        x = tensor_of("x", p.from, {2, n}, v);
+        x = tensor_of("x", p.from, {rows, cols}, v);
       }
       c.inputs = {x};
       c.expected = {expected_output(c, 0, ref::convert(p.to, x.values))};
@@ -337,9 +355,11 @@ void normalization_cases(std::vector<OpCase>& out, Rng& rng) {
       c.tolerance = sum_tolerance(want);
       out.push_back(std::move(c));
     }
-    for (bool with_mask : {false, true}) {
+    // No mask, an f32 mask and an f16 one (the registry's mask dtypes).
+    for (const std::optional<DType> mask_dtype : {std::optional<DType>{}, std::optional{DType::f32}, std::optional{DType::f16}}) {
+      const bool with_mask = mask_dtype.has_value();
       const double scale = with_mask ? 0.125 : 1.0;
-      OpCase c = make_case("normalization", ops::softmax(scale, with_mask), sizes);
+      OpCase c = make_case("normalization", ops::softmax(scale, with_mask, mask_dtype.value_or(DType::f32)), sizes);
       c.inputs = {random_tensor("x", DType::f32, {rows, cols}, rng, -8, 8)};
       std::vector<double> mask;
       if (with_mask) {
@@ -349,7 +369,8 @@ void normalization_cases(std::vector<OpCase>& out, Rng& rng) {
           const double u = uniform(rng, 0, 1);
           mask[i] = i % cols == 0 || u < 0.6 ? 0.0 : u < 0.8 ? -kInf : -uniform(rng, 0, 3);
         }
-        c.inputs.push_back(tensor_of("mask", DType::f32, {rows, cols}, mask));
+        c.inputs.push_back(tensor_of("mask", *mask_dtype, {rows, cols}, mask));
+        mask = c.inputs.back().values;  // as rounded into the mask's dtype
       }
       c.expected = {expected_output(c, 0, ref::softmax(rows, cols, scale, c.inputs[0].values, mask))};
       c.tolerance = {kF32Rtol, 1e-12};  // each probability to 1e-5 of itself
@@ -403,11 +424,18 @@ void rope_cases(std::vector<OpCase>& out, Rng& rng) {
   for (int64_t d : {int64_t{3}, int64_t{64}, int64_t{257}, int64_t{1031}}) {
     shapes.push_back({2, 1, d, static_cast<int>(std::min<int64_t>(d - d % 2, 256))});
   }
+  // Bases of Llama 2 (1e4), Llama 3 (5e5) and a small one, with linear frequency scaling
+  // factors: each shape takes one pair in turn, so every pair meets several sizes.
+  struct Frequencies {
+    double theta, freq_scale;
+  };
+  const Frequencies frequencies[] = {{10000, 1.0}, {500000, 0.25}, {100, 0.5}};
   constexpr int64_t kMaxPos = 256;
   for (ops::RopeMode mode : {ops::RopeMode::Normal, ops::RopeMode::Neox}) {
     for (bool with_ff : {false, true}) {
-      const double theta = 10000, freq_scale = mode == ops::RopeMode::Neox ? 0.5 : 1.0;
-      for (const Shape& s : shapes) {
+      for (size_t shape_index = 0; shape_index < shapes.size(); ++shape_index) {
+        const Shape& s = shapes[shape_index];
+        const auto [theta, freq_scale] = frequencies[shape_index % std::size(frequencies)];
         OpCase c = make_case("rope", ops::rope(mode, s.n_dims, theta, freq_scale, with_ff),
                              {{"t", s.t}, {"h", s.h}, {"d", s.d}});
         c.inputs = {random_tensor("x", DType::f32, {s.t, s.h, s.d}, rng), random_tensor("pos", DType::i32, {s.t}, rng, 0, kMaxPos - 1)};
@@ -510,66 +538,113 @@ void attention_cases(std::vector<OpCase>& out, Rng& rng) {
   }
 }
 
+// Elements of a view's dtype: integers over most of i32's range, floats of varied exponents.
+HostTensor view_input(const std::string& name, DType dtype, std::vector<int64_t> shape, Rng& rng) {
+  if (dtype == DType::i32) return random_tensor(name, dtype, std::move(shape), rng, -2e9, 2e9);
+  return random_tensor(name, dtype, std::move(shape), rng, -100, 100);
+}
+
+std::map<std::string, int64_t> dims_of(const std::vector<int64_t>& shape) {
+  std::map<std::string, int64_t> sizes;
+  for (size_t k = 0; k < shape.size(); ++k) sizes["d" + std::to_string(k)] = shape[k];
+  return sizes;
+}
+
+// reshape, permute, slice and concat copy elements: f32 is swept over every dimension (the
+// axis of the view and the others), f16, bf16 and i32 over the view's own axis.
 void view_cases(std::vector<OpCase>& out, Rng& rng) {
-  const auto add = [&](const std::string& family, ComputeDef def, std::map<std::string, int64_t> sizes,
-                       std::vector<HostTensor> inputs, std::vector<double> want) {
-    OpCase c = make_case(family, std::move(def), std::move(sizes));
+  const auto add = [&](ComputeDef def, std::map<std::string, int64_t> sizes, std::vector<HostTensor> inputs,
+                       std::vector<double> want) {
+    OpCase c = make_case("views", std::move(def), std::move(sizes));
     c.inputs = std::move(inputs);
     c.expected = {expected_output(c, 0, std::move(want))};
     c.tolerance = exact();
     out.push_back(std::move(c));
   };
-  for (int64_t m : test_sizes()) {
-    {  // reshape [2, 3m] -> [2, 3, m], [2, m, 3] -> [2m, 3], [6m] -> [3m, 2]
-      HostTensor x = random_tensor("x", DType::f32, {2, 3 * m}, rng);
-      add("views", ops::reshape(2, 3), {{"in0", 2}, {"in1", 3 * m}, {"out0", 2}, {"out1", 3}, {"out2", m}}, {x}, x.values);
-      x = random_tensor("x", DType::f32, {2, m, 3}, rng);
-      add("views", ops::reshape(3, 2), {{"in0", 2}, {"in1", m}, {"in2", 3}, {"out0", 2 * m}, {"out1", 3}}, {x}, x.values);
-      x = random_tensor("x", DType::f32, {6 * m}, rng);
-      add("views", ops::reshape(1, 2), {{"in0", 6 * m}, {"out0", 3 * m}, {"out1", 2}}, {x}, x.values);
-    }
-    for (const std::vector<int>& perm : {std::vector<int>{1, 0}, {0, 2, 1}, {2, 0, 1}, {1, 0, 2}}) {
-      std::vector<int64_t> shape = perm.size() == 2 ? std::vector<int64_t>{3, m} : std::vector<int64_t>{2, m, 3};
-      std::map<std::string, int64_t> sizes;
-      for (size_t k = 0; k < shape.size(); ++k) sizes["d" + std::to_string(k)] = shape[k];
-      HostTensor x = random_tensor("x", DType::f32, shape, rng);
-      add("views", ops::permute(perm), sizes, {x}, ref::permute(shape, perm, x.values));
-    }
-    {  // slice [3, m + 4] axis 1 from 2; [m + 1, 5] axis 0 from 1; [2, m + 3, 3] axis 1 from 3
-      HostTensor x = random_tensor("x", DType::f32, {3, m + 4}, rng);
-      add("views", ops::slice(2, 1), {{"d0", 3}, {"d1", m + 4}, {"start", 2}, {"length", m}}, {x},
-          ref::slice({3, m + 4}, 1, 2, m, x.values));
-      x = random_tensor("x", DType::f32, {m + 1, 5}, rng);
-      add("views", ops::slice(2, 0), {{"d0", m + 1}, {"d1", 5}, {"start", 1}, {"length", m}}, {x},
-          ref::slice({m + 1, 5}, 0, 1, m, x.values));
-      x = random_tensor("x", DType::f32, {2, m + 3, 3}, rng);
-      add("views", ops::slice(3, 1), {{"d0", 2}, {"d1", m + 3}, {"d2", 3}, {"start", 3}, {"length", m}}, {x},
-          ref::slice({2, m + 3, 3}, 1, 3, m, x.values));
-    }
-    {  // concat [m, 3] + [2, 3] axis 0; [3, 1] + [3, m] axis 1; [2, 3, m] + [2, 3, m + 1] axis 2
-      HostTensor a = random_tensor("a", DType::f32, {m, 3}, rng), b = random_tensor("b", DType::f32, {2, 3}, rng);
-      add("views", ops::concat(2, 0), {{"d1", 3}, {"a_len", m}, {"b_len", 2}}, {a, b},
-          ref::concat({m, 3}, {2, 3}, 0, a.values, b.values));
-      a = random_tensor("a", DType::f32, {3, 1}, rng);
-      b = random_tensor("b", DType::f32, {3, m}, rng);
-      add("views", ops::concat(2, 1), {{"d0", 3}, {"a_len", 1}, {"b_len", m}}, {a, b},
-          ref::concat({3, 1}, {3, m}, 1, a.values, b.values));
-      a = random_tensor("a", DType::f32, {2, 3, m}, rng);
-      b = random_tensor("b", DType::f32, {2, 3, m + 1}, rng);
-      add("views", ops::concat(3, 2), {{"d0", 2}, {"d1", 3}, {"a_len", m}, {"b_len", m + 1}}, {a, b},
-          ref::concat({2, 3, m}, {2, 3, m + 1}, 2, a.values, b.values));
-    }
-    for (DType cache : {DType::f32, DType::f16, DType::bf16}) {
-      // The m new rows scattered over every row of an m-row cache, in random order, so the
-      // whole output is defined: cache(slots(a)) = x(a).
-      HostTensor x = random_tensor("x", DType::f32, {m, 2, 8}, rng, -100, 100);
-      const std::vector<int64_t> slots = distinct_slots(m, m, rng);
-      std::vector<double> want(x.values.size());
-      for (int64_t a = 0; a < m; ++a) {
-        std::copy_n(x.values.begin() + a * 16, 16, want.begin() + slots[static_cast<size_t>(a)] * 16);
+  const auto add_slice = [&](DType dtype, const std::vector<int64_t>& shape, int axis, int64_t start, int64_t length) {
+    HostTensor x = view_input("x", dtype, shape, rng);
+    std::map<std::string, int64_t> sizes = dims_of(shape);
+    sizes["start"] = start;
+    sizes["length"] = length;
+    add(ops::slice(static_cast<int>(shape.size()), axis, dtype), sizes, {x}, ref::slice(shape, axis, start, length, x.values));
+  };
+  const auto add_concat = [&](DType dtype, const std::vector<int64_t>& a_shape, const std::vector<int64_t>& b_shape,
+                              int axis) {
+    HostTensor a = view_input("a", dtype, a_shape, rng), b = view_input("b", dtype, b_shape, rng);
+    std::map<std::string, int64_t> sizes = dims_of(a_shape);
+    sizes.erase("d" + std::to_string(axis));
+    sizes["a_len"] = a_shape[axis];
+    sizes["b_len"] = b_shape[axis];
+    add(ops::concat(static_cast<int>(a_shape.size()), axis, dtype), sizes, {a, b},
+        ref::concat(a_shape, b_shape, axis, a.values, b.values));
+  };
+  const auto add_permute = [&](DType dtype, const std::vector<int64_t>& shape, const std::vector<int>& perm) {
+    HostTensor x = view_input("x", dtype, shape, rng);
+    add(ops::permute(perm, dtype), dims_of(shape), {x}, ref::permute(shape, perm, x.values));
+  };
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::i32}) {
+    const bool every_dimension = dtype == DType::f32;
+    for (int64_t m : test_sizes()) {
+      // reshape [2, 3m] -> [2, 3, m], [2, m, 3] -> [2m, 3], [6m] -> [3m, 2]
+      HostTensor x = view_input("x", dtype, {2, 3 * m}, rng);
+      add(ops::reshape(2, 3, dtype), {{"in0", 2}, {"in1", 3 * m}, {"out0", 2}, {"out1", 3}, {"out2", m}}, {x}, x.values);
+      if (every_dimension) {
+        x = view_input("x", dtype, {2, m, 3}, rng);
+        add(ops::reshape(3, 2, dtype), {{"in0", 2}, {"in1", m}, {"in2", 3}, {"out0", 2 * m}, {"out1", 3}}, {x}, x.values);
+        x = view_input("x", dtype, {6 * m}, rng);
+        add(ops::reshape(1, 2, dtype), {{"in0", 6 * m}, {"out0", 3 * m}, {"out1", 2}}, {x}, x.values);
       }
-      add("views", ops::kv_write(cache), {{"t", m}, {"kh", 2}, {"d", 8}, {"rows", m}},
-          {x, tensor_of("slots", DType::i32, {m}, std::vector<double>(slots.begin(), slots.end()))},
+      // permute: m in each position of the input
+      add_permute(dtype, {3, m}, {1, 0});
+      add_permute(dtype, {2, m, 3}, {2, 0, 1});
+      if (every_dimension) {
+        add_permute(dtype, {m, 5}, {1, 0});
+        for (const std::vector<int>& perm : {std::vector<int>{0, 2, 1}, {2, 0, 1}, {1, 0, 2}}) {
+          for (const std::vector<int64_t>& shape : {std::vector<int64_t>{2, m, 3}, {m, 2, 3}, {2, 3, m}}) {
+            if (perm != std::vector<int>{2, 0, 1} || shape != std::vector<int64_t>{2, m, 3}) add_permute(dtype, shape, perm);
+          }
+        }
+      }
+      // slice: m elements of the sliced axis, then (f32) m along a dimension that is not sliced
+      add_slice(dtype, {3, m + 4}, 1, 2, m);
+      add_slice(dtype, {m + 1, 5}, 0, 1, m);
+      if (every_dimension) {
+        add_slice(dtype, {2, m + 3, 3}, 1, 3, m);
+        add_slice(dtype, {m, 6}, 1, 1, 4);
+        add_slice(dtype, {6, m}, 0, 2, 3);
+        add_slice(dtype, {m, 5, 3}, 1, 1, 3);
+        add_slice(dtype, {2, 5, m}, 1, 2, 2);
+      }
+      // concat: parts of m along the axis, then (f32) parts of a few with m across it
+      add_concat(dtype, {m, 3}, {2, 3}, 0);
+      add_concat(dtype, {3, 1}, {3, m}, 1);
+      if (every_dimension) {
+        add_concat(dtype, {2, 3, m}, {2, 3, m + 1}, 2);
+        add_concat(dtype, {2, m}, {3, m}, 0);
+        add_concat(dtype, {m, 2}, {m, 1}, 1);
+        add_concat(dtype, {m, 3, 2}, {m, 3, 1}, 2);
+        add_concat(dtype, {2, m, 2}, {2, m, 1}, 2);
+      }
+    }
+  }
+  // kv_write: new rows scattered over every row of a cache as long as they are, in random
+  // order, so the whole output is defined: cache(slots(a)) = x(a). Swept over the number of
+  // tokens (with kh = 2, d = 8), then over kh and over d (3 tokens).
+  std::vector<std::array<int64_t, 3>> kv_sizes;  // t, kh, d
+  for (int64_t m : test_sizes()) kv_sizes.push_back({m, 2, 8});
+  for (int64_t m : test_sizes()) kv_sizes.push_back({3, m, 8});
+  for (int64_t m : test_sizes()) kv_sizes.push_back({3, 2, m});
+  for (DType cache : {DType::f32, DType::f16, DType::bf16}) {
+    for (const auto& [t, kh, d] : kv_sizes) {
+      const int64_t row = kh * d;
+      HostTensor x = random_tensor("x", DType::f32, {t, kh, d}, rng, -100, 100);
+      const std::vector<int64_t> slots = distinct_slots(t, t, rng);
+      std::vector<double> want(x.values.size());
+      for (int64_t a = 0; a < t; ++a) {
+        std::copy_n(x.values.begin() + a * row, row, want.begin() + slots[static_cast<size_t>(a)] * row);
+      }
+      add(ops::kv_write(cache), {{"t", t}, {"kh", kh}, {"d", d}, {"rows", t}},
+          {x, tensor_of("slots", DType::i32, {t}, std::vector<double>(slots.begin(), slots.end()))},
           ref::convert(cache, want));
     }
   }

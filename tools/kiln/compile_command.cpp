@@ -2,6 +2,7 @@
 // reader can see what each stage of the compiler does (compute definition, schedule, loop IR,
 // LLVM IR, host assembly, OpenCL C). `kiln compile --model FILE` prints a model's graph and its
 // kernel groups (the fusion pass).
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "compiler/graph_program.h"
 #include "compiler/pipeline.h"
 #include "graph/builder.h"
+#include "graph/ops.h"
 #include "graph/printer.h"
 #include "gguf/gguf_file.h"
 #include "models/llama.h"
@@ -30,11 +32,17 @@ struct CompileFlags {
   std::string op;
   std::string model;
   std::string target = "cpu";
-  std::string dtype = "f32";
+  std::string dtype;  // empty: the operator's default (dtype_of)
+  std::string from = "f32";
+  std::string mask;   // softmax's mask dtype; empty: no mask
   std::vector<std::string> dump;
   double eps = 1e-5;
   double scale = 1.0;
   double softcap = 0.0;
+  bool causal = true;
+  int64_t window = 0;
+  double theta = 10000.0;
+  double freq_scale = 1.0;
   int rank = 2;
   std::string cpu;
 };
@@ -45,21 +53,29 @@ DType parse_dtype(const std::string& name) {
   return *dtype;
 }
 
+DType dtype_of(const CompileFlags& f, DType fallback = DType::f32) {
+  return f.dtype.empty() ? fallback : parse_dtype(f.dtype);
+}
+
 // Every operator `kiln compile` knows, with the flags each one reads.
 const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>>& operators() {
   using U = ops::Unary;
   using B = ops::Binary;
   static const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>> table = {
-      {"matmul", [](const CompileFlags& f) { return ops::matmul(parse_dtype(f.dtype)); }},
-      {"embedding", [](const CompileFlags& f) { return ops::embedding(parse_dtype(f.dtype)); }},
+      {"matmul", [](const CompileFlags& f) { return ops::matmul(dtype_of(f)); }},
+      {"embedding", [](const CompileFlags& f) { return ops::embedding(dtype_of(f)); }},
       {"rms_norm", [](const CompileFlags& f) { return ops::rms_norm(f.eps); }},
       {"layer_norm", [](const CompileFlags& f) { return ops::layer_norm(f.eps); }},
-      {"softmax", [](const CompileFlags& f) { return ops::softmax(f.scale, false); }},
-      {"attention", [](const CompileFlags& f) { return ops::attention(f.scale, f.softcap, true, 0, parse_dtype(f.dtype)); }},
+      {"softmax",
+       [](const CompileFlags& f) {
+         return ops::softmax(f.scale, !f.mask.empty(), f.mask.empty() ? DType::f32 : parse_dtype(f.mask));
+       }},
+      {"attention",
+       [](const CompileFlags& f) { return ops::attention(f.scale, f.softcap, f.causal, f.window, dtype_of(f)); }},
       {"attention_paged",
-       [](const CompileFlags& f) { return ops::attention(f.scale, f.softcap, true, 0, parse_dtype(f.dtype), true); }},
-      {"rope", [](const CompileFlags&) { return ops::rope(ops::RopeMode::Normal, 64, 10000.0, 1.0, false); }},
-      {"rope_neox", [](const CompileFlags&) { return ops::rope(ops::RopeMode::Neox, 64, 10000.0, 1.0, false); }},
+       [](const CompileFlags& f) { return ops::attention(f.scale, f.softcap, f.causal, f.window, dtype_of(f), true); }},
+      {"rope", [](const CompileFlags& f) { return ops::rope(ops::RopeMode::Normal, 64, f.theta, f.freq_scale, false); }},
+      {"rope_neox", [](const CompileFlags& f) { return ops::rope(ops::RopeMode::Neox, 64, f.theta, f.freq_scale, false); }},
       {"add", [](const CompileFlags& f) { return ops::binary(B::Add, f.rank); }},
       {"mul", [](const CompileFlags& f) { return ops::binary(B::Mul, f.rank); }},
       {"sub", [](const CompileFlags& f) { return ops::binary(B::Sub, f.rank); }},
@@ -73,76 +89,139 @@ const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>>& ope
       {"rsqrt", [](const CompileFlags& f) { return ops::unary(U::Rsqrt, f.rank); }},
       {"scale", [](const CompileFlags& f) { return ops::unary(U::Scale, f.rank, f.scale); }},
       {"softcap", [](const CompileFlags& f) { return ops::unary(U::Softcap, f.rank, f.softcap > 0 ? f.softcap : 30.0); }},
-      {"cast", [](const CompileFlags& f) { return ops::convert(DType::f32, parse_dtype(f.dtype == "f32" ? "f16" : f.dtype), f.rank); }},
+      {"cast", [](const CompileFlags& f) { return ops::convert(parse_dtype(f.from), dtype_of(f, DType::f16), f.rank); }},
       {"sum", [](const CompileFlags&) { return ops::reduce(kernel::ReduceKind::Sum); }},
       {"max", [](const CompileFlags&) { return ops::reduce(kernel::ReduceKind::Max); }},
       {"mean", [](const CompileFlags&) { return ops::reduce(kernel::ReduceKind::Sum, true); }},
       {"argmax", [](const CompileFlags&) { return ops::argmax(); }},
-      {"permute", [](const CompileFlags&) { return ops::permute({1, 0}); }},
-      {"slice", [](const CompileFlags& f) { return ops::slice(f.rank, f.rank - 1); }},
-      {"concat", [](const CompileFlags& f) { return ops::concat(f.rank, f.rank - 1); }},
-      {"reshape", [](const CompileFlags&) { return ops::reshape(2, 1); }},
-      {"kv_write", [](const CompileFlags& f) { return ops::kv_write(parse_dtype(f.dtype)); }},
+      {"permute", [](const CompileFlags& f) { return ops::permute({1, 0}, dtype_of(f)); }},
+      {"slice", [](const CompileFlags& f) { return ops::slice(f.rank, f.rank - 1, dtype_of(f)); }},
+      {"concat", [](const CompileFlags& f) { return ops::concat(f.rank, f.rank - 1, dtype_of(f)); }},
+      {"reshape", [](const CompileFlags& f) { return ops::reshape(2, 1, dtype_of(f)); }},
+      {"kv_write", [](const CompileFlags& f) { return ops::kv_write(dtype_of(f)); }},
   };
   return table;
 }
 
-// A symbolic size of the loop IR as a graph shape expression.
-// `blocked` symbols hold whole blocks of a quantized format: n becomes block * n_blocks, so the
-// graph can prove the rows divisible.
-graph::SymExpr to_sym(const ir::Expr& e, const std::map<std::string, int64_t>& blocked) {
+// Which operand of which graph op a dtype flag sets, for the operators that read one.
+struct DTypeFlag {
+  std::string_view flag;      // "--dtype"
+  graph::OpKind op;
+  std::string_view operand;  // as the registry names it
+};
+
+std::vector<DTypeFlag> dtype_flags(const std::string& op) {
+  using graph::OpKind;
+  if (op == "matmul") return {{"--dtype", OpKind::matmul, "weight"}};
+  if (op == "embedding") return {{"--dtype", OpKind::embedding, "weight"}};
+  if (op == "attention" || op == "attention_paged") return {{"--dtype", OpKind::attention, "k"}};
+  if (op == "kv_write") return {{"--dtype", OpKind::kv_write, "cache"}};
+  if (op == "softmax") return {{"--mask", OpKind::softmax, "mask"}};
+  // cast's result dtype is an attribute, checked by cast's shape rule when the graph is built.
+  if (op == "cast") return {{"--from", OpKind::cast, "x"}, {"--dtype", OpKind::cast, ""}};
+  for (const char* view : {"reshape", "permute", "slice", "concat"}) {
+    if (op == view) return {{"--dtype", *graph::op_from_name(view), "x"}};
+  }
+  return {};
+}
+
+// The op registry (graph/ops.h) decides which dtypes an operator takes, before a definition is
+// built for one: a dtype the registry refuses is the user's mistake, not an internal error.
+void check_dtype_flags(const CompileFlags& f) {
+  const std::vector<DTypeFlag> flags = dtype_flags(f.op);
+  const auto reads = [&](std::string_view flag) {
+    return std::any_of(flags.begin(), flags.end(), [&](const DTypeFlag& d) { return d.flag == flag; });
+  };
+  if (!f.dtype.empty() && !reads("--dtype")) {
+    user_error("{} takes no --dtype: it computes in f32 (--dtype sets the weight of matmul and embedding, the "
+               "KV cache of attention and kv_write, the elements of views, the result of cast)", f.op);
+  }
+  if (!f.mask.empty() && !reads("--mask")) user_error("--mask is softmax's; {} takes no mask", f.op);
+  if (f.from != "f32" && !reads("--from")) user_error("--from is cast's; {} takes no source dtype", f.op);
+  for (const DTypeFlag& d : flags) {
+    const std::string& given = d.flag == "--dtype" ? f.dtype : d.flag == "--mask" ? f.mask : f.from;
+    if (given.empty() || d.operand.empty()) continue;
+    const DType dtype = parse_dtype(given);
+    const graph::OpInfo& info = graph::op_info(d.op);
+    for (const graph::OperandSpec& spec : info.operands) {
+      if (spec.name == d.operand && !spec.dtypes.contains(dtype)) {
+        user_error("{} {}: {}'s {} accepts {}, not {}", d.flag, given, info.name, spec.name, spec.dtypes.to_string(),
+                   dtype_name(dtype));
+      }
+    }
+  }
+}
+
+// A symbolic size of the loop IR as a graph shape expression, with some symbols replaced:
+// `n` holding whole blocks of a quantized format becomes block * n_blocks, so the graph can
+// prove the rows divisible.
+graph::SymExpr to_sym(const ir::Expr& e, const std::map<std::string, graph::SymExpr>& replaced) {
   if (const int64_t* c = ir::as_const_int(e)) return graph::SymExpr(*c);
   if (const auto* v = e.as<ir::Var>()) {
-    auto it = blocked.find(v->name);
-    return it == blocked.end() ? graph::sym(v->name) : it->second * graph::sym(v->name + "_blocks");
+    auto it = replaced.find(v->name);
+    return it == replaced.end() ? graph::sym(v->name) : it->second;
   }
   if (const auto* b = e.as<ir::Binary>()) {
     switch (b->op) {
-      case ir::BinaryOp::Add: return to_sym(b->a, blocked) + to_sym(b->b, blocked);
-      case ir::BinaryOp::Sub: return to_sym(b->a, blocked) - to_sym(b->b, blocked);
-      case ir::BinaryOp::Mul: return to_sym(b->a, blocked) * to_sym(b->b, blocked);
-      case ir::BinaryOp::Div: return to_sym(b->a, blocked) / to_sym(b->b, blocked);
+      case ir::BinaryOp::Add: return to_sym(b->a, replaced) + to_sym(b->b, replaced);
+      case ir::BinaryOp::Sub: return to_sym(b->a, replaced) - to_sym(b->b, replaced);
+      case ir::BinaryOp::Mul: return to_sym(b->a, replaced) * to_sym(b->b, replaced);
+      case ir::BinaryOp::Div: return to_sym(b->a, replaced) / to_sym(b->b, replaced);
       default: break;
     }
   }
   user_error("cannot show the size '{}' in a graph", ir::to_string(e));
 }
 
+graph::Shape to_shape(const kernel::TensorDecl& t, const std::map<std::string, graph::SymExpr>& replaced) {
+  graph::Shape shape;
+  for (const ir::Expr& d : t.shape) shape.push_back(to_sym(d, replaced));
+  return shape;
+}
+
 // The operator as a one-node graph: its inputs (as the compute definition names them) and the
-// graph op with the flags' attributes; printed by --dump graph.
-std::string op_graph(const std::string& op, const ComputeDef& def, const CompileFlags& f) {
+// graph op with the flags' attributes. Building it runs the registry's checks (a cast to a
+// dtype cast does not make is refused here); printed by --dump graph.
+graph::Graph op_graph(const std::string& op, const ComputeDef& def, const CompileFlags& f) {
   graph::GraphBuilder b;
-  std::map<std::string, int64_t> blocked;
+  std::map<std::string, graph::SymExpr> replaced;
   for (const kernel::TensorDecl& t : def.inputs) {
     const auto* row = t.shape.empty() ? nullptr : t.shape.back().as<ir::Var>();
-    if (row && is_quantized(t.dtype)) blocked[row->name] = dtype_info(t.dtype).block_size;
+    if (row && is_quantized(t.dtype)) {
+      replaced[row->name] = static_cast<int64_t>(dtype_info(t.dtype).block_size) * graph::sym(row->name + "_blocks");
+    }
   }
+  // The shape rule proves grouped-query heads divisible only for a constant n_kv_head, so the
+  // graph shows one kv head per query head (kh = h); --dump compute shows the grouped form.
+  if (op == "attention" || op == "attention_paged") replaced["kh"] = graph::sym("h");
   std::vector<graph::ValueId> in;
-  for (const kernel::TensorDecl& t : def.inputs) {
-    graph::Shape shape;
-    for (const ir::Expr& d : t.shape) shape.push_back(to_sym(d, blocked));
-    in.push_back(b.input(t.name, t.dtype, shape));
-  }
+  for (const kernel::TensorDecl& t : def.inputs) in.push_back(b.input(t.name, t.dtype, to_shape(t, replaced)));
+  const graph::AttentionOptions attention{.softcap = f.softcap, .causal = f.causal, .window = f.window};
   graph::ValueId out;
   if (op == "rms_norm") out = b.rms_norm(in[0], f.eps);
   else if (op == "layer_norm") out = b.layer_norm(in[0], f.eps);
-  else if (op == "softmax") out = b.softmax(in[0], f.scale);
-  else if (op == "attention") out = b.attention(in[0], in[1], in[2], f.scale, {.softcap = f.softcap});
+  else if (op == "softmax") out = b.softmax(in[0], f.scale, in.size() > 1 ? std::optional(in[1]) : std::nullopt);
+  else if (op == "attention") out = b.attention(in[0], in[1], in[2], f.scale, attention);
+  else if (op == "attention_paged") out = b.attention(in[0], in[1], in[2], f.scale, attention, in[3]);
   else if (op == "rope" || op == "rope_neox") {
-    out = b.rope(in[0], in[1], {.mode = op == "rope" ? graph::RopeMode::normal : graph::RopeMode::neox, .n_dims = 64});
+    out = b.rope(in[0], in[1], {.mode = op == "rope" ? graph::RopeMode::normal : graph::RopeMode::neox, .n_dims = 64,
+                                .theta = f.theta, .freq_scale = f.freq_scale});
   } else if (op == "scale") out = b.scale(in[0], f.scale);
   else if (op == "softcap") out = b.softcap(in[0], f.softcap > 0 ? f.softcap : 30.0);
   else if (op == "cast") out = b.cast(in[0], def.outputs[0].dtype);
   else if (op == "permute") out = b.permute(in[0], {1, 0});
-  else if (op == "mean" || op == "sum" || op == "max" || op == "argmax" || op == "matmul" || op == "embedding" ||
-           op == "add" || op == "mul" || op == "sub" || op == "div" || op == "silu" || op == "gelu" ||
-           op == "gelu_tanh" || op == "exp" || op == "tanh" || op == "neg" || op == "rsqrt") {
-    out = b.op(op, op == "embedding" ? std::vector<graph::ValueId>{in[0], in[1]} : in);
+  else if (op == "reshape") out = b.reshape(in[0], {graph::num_elements(b.type(in[0]).shape)});
+  else if (op == "slice") out = b.slice(in[0], f.rank - 1, b.symbol("start"), b.symbol("length"));
+  else if (op == "concat") out = b.concat({in[0], in[1]}, f.rank - 1);
+  else if (op == "kv_write") {
+    // The cache is the definition's output, updated in place: in the graph, an input too.
+    const graph::ValueId cache = b.input("cache", def.outputs[0].dtype, to_shape(def.outputs[0], replaced));
+    out = b.kv_write(cache, in[0], in[1]);
   } else {
-    user_error("--dump graph does not show '{}' yet; its other stages can be dumped", op);
+    out = b.op(op, op == "embedding" ? std::vector<graph::ValueId>{in[0], in[1]} : in);
   }
   b.output(out);
-  return graph::print_graph(b.finish());
+  return b.finish();
 }
 
 std::string operator_list() {
@@ -201,9 +280,11 @@ void run_compile(const CompileFlags& flags) {
   options.on_dump = [](const std::string& stage, const std::string& kernel, const std::string& text) {
     fmt::print("// ---- {} of {} ----\n{}{}", stage, kernel, text, text.empty() || text.back() == '\n' ? "" : "\n");
   };
+  check_dtype_flags(flags);
   const ComputeDef def = it->second(flags);
+  const graph::Graph graph = op_graph(flags.op, def, flags);
   if (std::find(stages.begin(), stages.end(), "graph") != stages.end()) {
-    fmt::print("// ---- graph of {} ----\n{}", def.name, op_graph(flags.op, def, flags));
+    fmt::print("// ---- graph of {} ----\n{}", def.name, graph::print_graph(graph));
   }
   compiler::compile(def, options);
 }
@@ -219,9 +300,11 @@ void add_compile_command(CLI::App& app) {
                       "its graph, its kernel groups (default) and every distinct definition it compiles");
   command->add_option("--target", flags->target, "cpu or opencl")->capture_default_str();
   command->add_option("--dtype", flags->dtype,
-                      "Weight dtype for matmul/embedding (f32, f16, bf16, q4_0, q4_1, q8_0, q4_K, q5_K, q6_K), "
-                      "KV dtype for attention/kv_write, result dtype for cast")
-      ->capture_default_str();
+                      "Weight of matmul/embedding (f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K..q6_K; "
+                      "default f32), KV cache of attention/attention_paged/kv_write (f32, f16, bf16), elements "
+                      "of reshape/permute/slice/concat (f32, f16, bf16, i32), result of cast (f32, f16, bf16; "
+                      "default f16)");
+  command->add_option("--from", flags->from, "Source dtype of cast (f32, f16, bf16)")->capture_default_str();
   command->add_option("--dump", flags->dump,
                       "Stages to print, comma-separated: graph, compute, schedule, loops, llvm, asm (cpu), opencl (opencl); "
                       "default loops; with --model: graph, fused, compute")
@@ -230,9 +313,16 @@ void add_compile_command(CLI::App& app) {
   command->add_option("--scale", flags->scale, "Scale of scale, softmax and attention")->capture_default_str();
   command->add_option("--softcap", flags->softcap, "Logit softcap of attention (0: none), cap of softcap")
       ->capture_default_str();
+  command->add_flag("--causal,!--no-causal", flags->causal, "attention: hide keys after each query (default) or not");
+  command->add_option("--window", flags->window, "attention: sliding window in tokens (0: none)")->capture_default_str();
+  command->add_option("--theta", flags->theta, "rope: frequency base")->capture_default_str();
+  command->add_option("--freq-scale", flags->freq_scale, "rope: frequency scaling factor")->capture_default_str();
+  command->add_option("--mask", flags->mask, "softmax: add a mask of this dtype (f32 or f16); default none");
   command->add_option("--cpu", flags->cpu,
                       "CPU to generate the llvm/asm dumps for, e.g. znver5 (AVX-512) or skylake; default: this host");
-  command->add_option("--rank", flags->rank, "Rank of element-wise operators")->capture_default_str();
+  command->add_option("--rank", flags->rank,
+                      "Rank of element-wise operators, and of slice and concat (along the last axis)")
+      ->capture_default_str();
   command->callback([flags] { run_compile(*flags); });
 }
 

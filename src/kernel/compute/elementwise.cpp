@@ -3,6 +3,7 @@
 #include <numbers>
 
 #include "base/error.h"
+#include "kernel/compute/dequant_expr.h"
 #include "kernel/compute/op_builder.h"
 #include "kernel/compute/ops.h"
 
@@ -107,6 +108,22 @@ ComputeDef binary(Binary op, int rank, const std::vector<bool>& b_broadcast) {
   return def;
 }
 
+namespace {
+
+// x as `to` stores it, read back as its value type. The rounding is in the stage's body, not
+// left to the store, so that a consumer fused into this stage's epilogue reads the rounded
+// value too (a fused f32 -> f16 -> f32 would otherwise round nothing).
+Expr rounded_to(DType to, Expr x) {
+  if (to == DType::f16) return ir::call(Intrinsic::F16BitsToF32, {encode_element(DType::f16, std::move(x))});
+  if (to == DType::bf16) {
+    const Expr bits = encode_element(DType::bf16, std::move(x));
+    return ir::reinterpret(ir::Type::f32(), ir::cast(ir::Type::u32(), bits) << 16);
+  }
+  return ir::cast(value_type(to), std::move(x));
+}
+
+}  // namespace
+
 ComputeDef convert(DType from, DType to, int rank) {
   KILN_CHECK(rank >= 1, "convert of rank {}", rank);
   const auto sizes = names("d", rank), axes = names("i", rank);
@@ -115,7 +132,7 @@ ComputeDef convert(DType from, DType to, int rank) {
   def.name = fmt::format("convert_{}_{}_{}d", dtype_name(from), dtype_name(to), rank);
   def.inputs = {tensor("x", from, vars(sizes))};
   def.outputs = {tensor("out", to, vars(sizes))};
-  def.stages = {elementwise_stage("out", axes, vars(sizes), ir::cast(type, read(def.inputs[0], vars(axes))), type)};
+  def.stages = {elementwise_stage("out", axes, vars(sizes), rounded_to(to, read(def.inputs[0], vars(axes))), type)};
   def.size_params = sizes;
   return def;
 }

@@ -1,5 +1,6 @@
 // Contractions and gathers over weights of any dtype: matmul (activation x weight^T) and
 // embedding (get_rows). The weight is read with an Access; lowering dequantizes it.
+#include "kernel/compute/dequant_expr.h"
 #include "kernel/compute/op_builder.h"
 #include "kernel/compute/ops.h"
 
@@ -9,6 +10,7 @@ using namespace detail;
 using ir::Expr;
 
 ComputeDef matmul(DType weight) {
+  KILN_CHECK(can_load_element(weight), "matmul with {} weights: load_element cannot read them", dtype_name(weight));
   const Expr m = size("m"), n = size("n"), k = size("k");
   const Expr i = ir::var("i"), j = ir::var("j"), r = ir::var("r");
   ComputeDef def;
@@ -24,6 +26,7 @@ ComputeDef matmul(DType weight) {
 }
 
 ComputeDef embedding(DType weight) {
+  KILN_CHECK(can_load_element(weight), "embedding of {} rows: load_element cannot read them", dtype_name(weight));
   const Expr n = size("n"), vocab = size("vocab"), dim = size("dim");
   const Expr i = ir::var("i"), j = ir::var("j");
   ComputeDef def;

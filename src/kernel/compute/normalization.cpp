@@ -51,11 +51,14 @@ ComputeDef layer_norm(double eps) {
   return def;
 }
 
-ComputeDef softmax(double scale, bool with_mask) {
-  ComputeDef def = row_op(with_mask ? "softmax_mask" : "softmax");
+ComputeDef softmax(double scale, bool with_mask, DType mask) {
+  KILN_CHECK(mask == DType::f32 || mask == DType::f16, "softmax with a {} mask", dtype_name(mask));
+  std::string name = with_mask ? "softmax_mask" : "softmax";
+  if (with_mask && mask != DType::f32) name += "_" + std::string(dtype_name(mask));
+  ComputeDef def = row_op(name);
   const Expr rows = size("rows"), cols = size("cols");
   const Expr i = ir::var("i"), j = ir::var("j"), k = ir::var("k");
-  if (with_mask) def.inputs.push_back(tensor("mask", DType::f32, {rows, cols}));
+  if (with_mask) def.inputs.push_back(tensor("mask", mask, {rows, cols}));
   const auto logit = [&](const Expr& col) {
     Expr y = read(def.inputs[0], {i, col});
     if (scale != 1.0) y = y * scale;

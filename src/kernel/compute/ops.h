@@ -73,9 +73,9 @@ ComputeDef rms_norm(double eps);
 // xsum(i) = sum[k] x(i, k); mean = xsum / cols; dev(i) = sum[k] (x(i, k) - mean)^2;
 // out(i, j) = (x(i, j) - mean) * rsqrt(dev(i) / cols + eps).
 ComputeDef layer_norm(double eps);
-// y = x * scale (+ mask(i, j), mask f32[rows, cols], when with_mask);
+// y = x * scale (+ mask(i, j), mask[rows, cols] of dtype `mask` (f32 or f16), when with_mask);
 // mx(i) = max[k] y; sum(i) = sum[k] exp(y - mx); out = exp(y - mx) / sum.
-ComputeDef softmax(double scale, bool with_mask);
+ComputeDef softmax(double scale, bool with_mask, DType mask = DType::f32);
 
 // ---- Reductions (reduction.cpp): x f32[rows, cols] -> out[rows, 1] ---------------------------
 
@@ -114,19 +114,21 @@ ComputeDef attention(double scale, double softcap, bool causal, int64_t window, 
                      bool paged = false);
 
 // ---- Views and copies (views.cpp) --------------------------------------------------------
+// reshape, permute, slice and concat copy elements of `dtype` (f32, f16, bf16 or an integer
+// type: anything but a block format) unchanged; input and output share it.
 
-// x f32[in0, ...] -> out f32[out0, ...] with the same elements in row-major order; the
-// products of the two shapes are equal. Sizes in0.., out0..
-ComputeDef reshape(int in_rank, int out_rank);
+// x[in0, ...] -> out[out0, ...] with the same elements in row-major order; the products of the
+// two shapes are equal. Sizes in0.., out0..
+ComputeDef reshape(int in_rank, int out_rank, DType dtype = DType::f32);
 // out.shape[k] = x.shape[perm[k]] (numpy's transpose): out(i0, ...) = x(j) with j[perm[k]] = ik.
 // Sizes d0.. are x's.
-ComputeDef permute(const std::vector<int>& perm);
+ComputeDef permute(const std::vector<int>& perm, DType dtype = DType::f32);
 // out = x restricted to [start, start + length) along `axis`. Sizes d0.. (x's), start, length
 // (start + length <= d{axis}).
-ComputeDef slice(int rank, int axis);
+ComputeDef slice(int rank, int axis, DType dtype = DType::f32);
 // a and b, equal but along `axis`, joined there. Sizes d{k} for k != axis, a_len, b_len
 // (both >= 1).
-ComputeDef concat(int rank, int axis);
+ComputeDef concat(int rank, int axis, DType dtype = DType::f32);
 // x f32[t, kh, d], slots i32[t] -> cache[rows, kh, d] of dtype `cache` (f32, f16 or bf16),
 // updated in place: new keys or values, converted to the cache's dtype, scattered to the rows
 // the slots name (cache(slots(a), b, e) = x(a, b, e); a slot outside the cache is clamped into

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "kernel/compute/dequant_expr.h"
 #include "kernel/compute/op_builder.h"
 #include "kernel/compute/ops.h"
 
@@ -20,15 +21,23 @@ std::string join(const std::vector<int>& values) {
   return s;
 }
 
+// Views move elements without computing on them: any dtype load_element reads and
+// encode_element writes, element for element. f32 keeps the bare name.
+std::string with_dtype(std::string name, DType dtype) {
+  KILN_CHECK(can_load_element(dtype) && can_encode_element(dtype), "{}: no element-wise view of {}", name,
+             dtype_name(dtype));
+  return dtype == DType::f32 ? name : name + "_" + std::string(dtype_name(dtype));
+}
+
 }  // namespace
 
-ComputeDef reshape(int in_rank, int out_rank) {
+ComputeDef reshape(int in_rank, int out_rank, DType dtype) {
   KILN_CHECK(in_rank >= 1 && out_rank >= 1, "reshape from rank {} to rank {}", in_rank, out_rank);
   const auto in_sizes = names("in", in_rank), out_sizes = names("out", out_rank), axes = names("i", out_rank);
   ComputeDef def;
-  def.name = fmt::format("reshape_{}d_{}d", in_rank, out_rank);
-  def.inputs = {tensor("x", DType::f32, vars(in_sizes))};
-  def.outputs = {tensor("out", DType::f32, vars(out_sizes))};
+  def.name = with_dtype(fmt::format("reshape_{}d_{}d", in_rank, out_rank), dtype);
+  def.inputs = {tensor("x", dtype, vars(in_sizes))};
+  def.outputs = {tensor("out", dtype, vars(out_sizes))};
   def.size_params = in_sizes;
   def.size_params.insert(def.size_params.end(), out_sizes.begin(), out_sizes.end());
   // The row-major position of the output element, then the input index at that position.
@@ -41,11 +50,11 @@ ComputeDef reshape(int in_rank, int out_rank) {
     in_index[k] = k == 0 ? position : position % size(in_sizes[k]);
     stride = k == in_rank - 1 ? size(in_sizes[k]) : stride * size(in_sizes[k]);
   }
-  def.stages = {elementwise_stage("out", axes, vars(out_sizes), read(def.inputs[0], in_index))};
+  def.stages = {elementwise_stage("out", axes, vars(out_sizes), read(def.inputs[0], in_index), value_type(dtype))};
   return def;
 }
 
-ComputeDef permute(const std::vector<int>& perm) {
+ComputeDef permute(const std::vector<int>& perm, DType dtype) {
   const int rank = static_cast<int>(perm.size());
   std::vector<int> sorted = perm;
   std::sort(sorted.begin(), sorted.end());
@@ -58,31 +67,31 @@ ComputeDef permute(const std::vector<int>& perm) {
     in_index[perm[k]] = ir::var(axes[k]);
   }
   ComputeDef def;
-  def.name = "permute_" + join(perm);
-  def.inputs = {tensor("x", DType::f32, vars(sizes))};
-  def.outputs = {tensor("out", DType::f32, out_shape)};
+  def.name = with_dtype("permute_" + join(perm), dtype);
+  def.inputs = {tensor("x", dtype, vars(sizes))};
+  def.outputs = {tensor("out", dtype, out_shape)};
   def.size_params = sizes;
-  def.stages = {elementwise_stage("out", axes, out_shape, read(def.inputs[0], in_index))};
+  def.stages = {elementwise_stage("out", axes, out_shape, read(def.inputs[0], in_index), value_type(dtype))};
   return def;
 }
 
-ComputeDef slice(int rank, int axis) {
+ComputeDef slice(int rank, int axis, DType dtype) {
   KILN_CHECK(axis >= 0 && axis < rank, "slice along axis {} of a rank {} tensor", axis, rank);
   const auto sizes = names("d", rank), axes = names("i", rank);
   std::vector<Expr> out_shape = vars(sizes), in_index = vars(axes);
   out_shape[axis] = size("length");
   in_index[axis] = in_index[axis] + size("start");
   ComputeDef def;
-  def.name = fmt::format("slice_{}d_axis{}", rank, axis);
-  def.inputs = {tensor("x", DType::f32, vars(sizes))};
-  def.outputs = {tensor("out", DType::f32, out_shape)};
+  def.name = with_dtype(fmt::format("slice_{}d_axis{}", rank, axis), dtype);
+  def.inputs = {tensor("x", dtype, vars(sizes))};
+  def.outputs = {tensor("out", dtype, out_shape)};
   def.size_params = sizes;
   def.size_params.insert(def.size_params.end(), {"start", "length"});
-  def.stages = {elementwise_stage("out", axes, out_shape, read(def.inputs[0], in_index))};
+  def.stages = {elementwise_stage("out", axes, out_shape, read(def.inputs[0], in_index), value_type(dtype))};
   return def;
 }
 
-ComputeDef concat(int rank, int axis) {
+ComputeDef concat(int rank, int axis, DType dtype) {
   KILN_CHECK(axis >= 0 && axis < rank, "concat along axis {} of rank {} tensors", axis, rank);
   const auto axes = names("i", rank);
   const Expr a_len = size("a_len"), b_len = size("b_len");
@@ -104,11 +113,11 @@ ComputeDef concat(int rank, int axis) {
   std::vector<Expr> a_index = vars(axes), b_index = vars(axes);
   a_index[axis] = ir::min(i, a_len - 1);
   b_index[axis] = ir::max(i - a_len, 0);
-  def.name = fmt::format("concat_{}d_axis{}", rank, axis);
-  def.inputs = {tensor("a", DType::f32, a_shape), tensor("b", DType::f32, b_shape)};
-  def.outputs = {tensor("out", DType::f32, out_shape)};
+  def.name = with_dtype(fmt::format("concat_{}d_axis{}", rank, axis), dtype);
+  def.inputs = {tensor("a", dtype, a_shape), tensor("b", dtype, b_shape)};
+  def.outputs = {tensor("out", dtype, out_shape)};
   const Expr body = ir::select(i < a_len, read(def.inputs[0], a_index), read(def.inputs[1], b_index));
-  def.stages = {elementwise_stage("out", axes, out_shape, body)};
+  def.stages = {elementwise_stage("out", axes, out_shape, body, value_type(dtype))};
   return def;
 }
 
