@@ -3,7 +3,9 @@
 // LLVM IR, host assembly, OpenCL C). `kiln compile --model FILE` prints a model's graph and its
 // kernel groups (the fusion pass).
 #include <algorithm>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -12,8 +14,10 @@
 #include "base/error.h"
 #include "commands.h"
 #include "compiler/graph_program.h"
+#include "compile_graph.h"
 #include "compiler/pipeline.h"
 #include "graph/builder.h"
+#include "graph/parser.h"
 #include "graph/ops.h"
 #include "graph/printer.h"
 #include "gguf/gguf_file.h"
@@ -31,6 +35,7 @@ namespace ops = kernel::ops;
 struct CompileFlags {
   std::string op;
   std::string model;
+  std::string graph;
   std::string target = "cpu";
   std::string dtype;  // empty: the operator's default (dtype_of)
   std::string from = "f32";
@@ -231,33 +236,41 @@ std::string operator_list() {
 }
 
 // A model's graph (one decode/prefill step) and what fusion makes of it.
-void print_model(const CompileFlags& flags) {
-  if (!flags.op.empty()) user_error("give an operator or --model, not both");
+// The text of --graph: given inline, or read from a file named after '@' ('@-': stdin).
+std::string graph_text(const std::string& arg) {
+  if (arg.empty() || arg[0] != '@') return arg;
+  const std::string path = arg.substr(1);
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream file(path);
+    if (!file) user_error("cannot read the graph file '{}'", path);
+    text << file.rdbuf();
+  }
+  return text.str();
+}
+
+// A whole graph: a model's (one decode/prefill step) or one given as text; what fusion makes
+// of it, and every stage of each distinct definition it compiles.
+void print_whole_graph(const CompileFlags& flags) {
+  if (!flags.op.empty()) user_error("give an operator, --model or --graph, not two of them");
+  if (!flags.model.empty() && !flags.graph.empty()) user_error("give --model or --graph, not both");
   const std::vector<std::string> stages = flags.dump.empty() ? std::vector<std::string>{"fused"} : flags.dump;
-  for (const std::string& stage : stages) {
-    if (stage != "graph" && stage != "fused" && stage != "compute") {
-      user_error("with --model, --dump takes graph, fused and compute, not '{}'", stage);
-    }
+  compiler::CompileOptions options;
+  options.target = compiler::target_from_name(flags.target);
+  options.cpu = flags.cpu;
+  if (!flags.graph.empty()) {
+    return print_graph_stages(graph::parse_graph(graph_text(flags.graph)), "graph", stages, options);
   }
   const gguf::GGUFFile file = gguf::GGUFFile::open(flags.model);
   const models::ModelGraph model = models::build_model_graph(file, 2048, false);
-  for (const std::string& stage : stages) {
-    fmt::print("// ---- {} of {} ----\n", stage, flags.model);
-    if (stage == "graph") fmt::print("{}", graph::print_graph(model.graph));
-    if (stage == "fused") fmt::print("{}", passes::print_groups(model.graph, passes::fuse(model.graph)));
-    if (stage == "compute") {
-      // What the program would compile: each distinct definition after fusion and with the
-      // model's sizes fixed (planned, not compiled).
-      const compiler::GraphProgram program(model.graph, compiler::target_from_name(flags.target), {},
-                                           compiler::ProgramOptions{.compile = false});
-      for (const std::string& def : program.definitions()) fmt::print("{}\n", def);
-    }
-  }
+  print_graph_stages(model.graph, flags.model, stages, options);
 }
 
 void run_compile(const CompileFlags& flags) {
-  if (!flags.model.empty()) return print_model(flags);
-  if (flags.op.empty()) user_error("give an operator ({}) or --model FILE", operator_list());
+  if (!flags.model.empty() || !flags.graph.empty()) return print_whole_graph(flags);
+  if (flags.op.empty()) user_error("give an operator ({}), --model FILE or --graph TEXT", operator_list());
   auto it = operators().find(flags.op);
   if (it == operators().end()) user_error("unknown operator '{}'; known: {}", flags.op, operator_list());
   compiler::CompileOptions options;
@@ -265,7 +278,7 @@ void run_compile(const CompileFlags& flags) {
   std::vector<std::string> stages = flags.dump.empty() ? std::vector<std::string>{"loops"} : flags.dump;
   for (const std::string& stage : stages) {
     if (stage == "graph") continue;  // printed here, before the compiler runs
-    if (stage == "fused") user_error("--dump fused shows a model's kernel groups: it needs --model FILE");
+    if (stage == "fused") user_error("--dump fused shows a model's kernel groups: it needs --model FILE or --graph TEXT");
     const auto& known = compiler::dump_stage_names();
     if (std::find(known.begin(), known.end(), stage) == known.end()) {
       user_error("unknown --dump stage '{}'; stages: {}", stage, fmt::join(known, ", "));
@@ -296,8 +309,13 @@ void add_compile_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "compile", "Compile one operator for a target and print the stages of the compiler");
   command->add_option("op", flags->op, "Operator: " + operator_list());
-  command->add_option("-m,--model", flags->model, "A GGUF model instead of an operator: --dump graph,fused,compute print "
-                      "its graph, its kernel groups (default) and every distinct definition it compiles");
+  command->add_option("-m,--model", flags->model,
+                      "A GGUF model instead of an operator: --dump prints its graph, its kernel groups after "
+                      "fusion (fused, the default) and any compiler stage of every distinct definition it compiles");
+  command->add_option("-g,--graph", flags->graph,
+                      "A graph as text instead of an operator, in the form --dump graph prints, e.g. "
+                      "'graph(x: f32[n, 64]) { %0 = rms_norm(x, eps=1e-05) %1 = silu(%0) } -> (%1)' "
+                      "(result types may be left out); @FILE reads it from a file, @- from stdin. --dump as for --model");
   command->add_option("--target", flags->target, "cpu or opencl")->capture_default_str();
   command->add_option("--dtype", flags->dtype,
                       "Weight of matmul/embedding (f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K..q6_K; "
@@ -307,7 +325,7 @@ void add_compile_command(CLI::App& app) {
   command->add_option("--from", flags->from, "Source dtype of cast (f32, f16, bf16)")->capture_default_str();
   command->add_option("--dump", flags->dump,
                       "Stages to print, comma-separated: graph, compute, schedule, loops, llvm, asm (cpu), opencl (opencl); "
-                      "default loops; with --model: graph, fused, compute")
+                      "default loops; with --model or --graph: graph, fused, compute, ... (default fused)")
       ->delimiter(',');
   command->add_option("--eps", flags->eps, "Epsilon of rms_norm and layer_norm")->capture_default_str();
   command->add_option("--scale", flags->scale, "Scale of scale, softmax and attention")->capture_default_str();
