@@ -179,7 +179,8 @@ void unary_cases(std::vector<OpCase>& out, Rng& rng) {
       out.push_back(std::move(c));
     }
   }
-  for (int rank : {1, 3}) {
+  // Rank 5: more leading axes than a GPU grid has dimensions (the rules fuse two of them).
+  for (int rank : {1, 3, 5}) {
     std::map<std::string, int64_t> sizes;
     std::vector<int64_t> shape;
     for (int k = 0; k < rank; ++k) {
