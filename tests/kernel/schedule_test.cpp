@@ -247,6 +247,39 @@ TEST(SchedulePrimitives, GpuRulesFuseAxesBeyondThreeGridDimensions) {
   expect_near(run(op, def, sizes, inputs).at("out"), want, loops_of(op));
 }
 
+// GPU matmul: one thread per output column; the row of x every thread reads is copied a tile
+// of r at a time into shared memory by the work-group (cache_read), between barriers. The
+// threads past the last column still load and wait: only their updates and store are guarded.
+// (Run for real on OpenCL by the op matrix; the test interpreter runs only top-level barriers.)
+TEST(SchedulePrimitives, CacheReadCopiesARegionIntoSharedMemory) {
+  const ComputeDef def = matmul(DType::f32);
+  const Schedule s = default_schedule(def, TargetKind::Gpu);
+  EXPECT_EQ(to_string(s),
+            "x_shared: at out.ro in shared  c0  c1\n"
+            "out: root  i:gpu_block1  jo:gpu_block0  jt:gpu_thread0  ro(r)  ri(r)\n");
+  const LoweredOp op = lower(s, {.gpu = true});
+  // Lines without their indentation.
+  std::string loops;
+  for (const char c : loops_of(op)) {
+    if (c != ' ' || (!loops.empty() && loops.back() != '\n')) loops += c;
+  }
+  for (const char* expected : {"allocate out_x_shared: f32[64] shared",
+                               "out_x_shared[x_shared_e] = x[i * k + (ro * 64 + x_shared_c1)]",
+                               "barrier()\nfor (ri, 0, 64)",
+                               "if (j < n && r < k) {\nout_acc[0] = out_acc[0] + out_x_shared[r - ro * 64] * w[j * k + r]",
+                               "barrier()\n}\n}\nif (j < n) {\nout[i * n + j] = out_acc[0]"}) {
+    EXPECT_NE(loops.find(expected), std::string::npos) << expected << "\nnot in\n" << loops;
+  }
+
+  Schedule not_an_input(def);
+  EXPECT_THROW(not_an_input.cache_read("out", "out", "copy"), InternalError);
+  // Computed at the column blocks, the copy would span every tile of r: k is not a constant.
+  Schedule too_far_out(def);
+  too_far_out.stage("out").gpu_block("i", 1).split("j", "jo", "jt", Expr(int64_t{64})).gpu_block("jo").gpu_thread("jt");
+  too_far_out.cache_read("x", "out", "x_shared").compute_at("out", "jo").store_in(ir::MemoryScope::Shared);
+  EXPECT_THROW(lower(too_far_out, {.gpu = true}), InternalError);
+}
+
 // rms_norm: the sum of squares is a stage of its own, computed per row inside the output's
 // loop (compute_at), inlined, or at root as a separate kernel with a scratch buffer.
 class RmsNorm : public ::testing::Test {

@@ -7,6 +7,8 @@
 
 #include "base/error.h"
 #include "kernel/compute/dequant_expr.h"
+#include "kernel/ir/evaluate.h"
+#include "kernel/ir/printer.h"
 #include "kernel/ir/simplify.h"
 #include "kernel/ir/visitor.h"
 #include "kernel/lower/vectorize.h"
@@ -94,6 +96,9 @@ struct NestContext {
   Expr store_index;                        // over the stage's axes (root) or 0 (local)
   const TensorDecl* output = nullptr;      // set when the stage defines an output of the definition
   bool cross_thread_partial_is_result = false;
+  // The spatial guard, when a copy in shared memory sits inside the reduction: every thread
+  // must reach its barriers, so the guard moves onto the updates and the final store.
+  Expr deferred_guard;
   std::set<std::string> defined;           // variables (unprefixed) with a value here
 };
 
@@ -144,8 +149,16 @@ class KernelLowering {
         for (size_t d = 0; d < stage->axes.size(); ++d) axes[stage->axes[d]] = indices[d];
         return LowerAccesses(*this).mutate(ir::substitute(stage->body, axes));
       }
-      case Placement::ComputeAt:
-        return ir::Load::make(stage->type, storage_.at(stage->name).name, Expr(int64_t{0}));
+      case Placement::ComputeAt: {
+        auto region = regions_.find(stage->name);
+        if (region == regions_.end()) return ir::Load::make(stage->type, storage_.at(stage->name).name, Expr(int64_t{0}));
+        // A copy of a region: the element's offset from the region's first corner.
+        Expr offset = Expr(int64_t{0});
+        for (size_t d = 0; d < indices.size(); ++d) {
+          offset = offset * Expr(region->second.extents[d]) + (indices[d] - region->second.mins[d]);
+        }
+        return ir::Load::make(stage->type, storage_.at(stage->name).name, offset);
+      }
       case Placement::Root:
         buffers_read.insert(stage->name);
         return ir::Load::make(stage->type, stage->name, flat_index(indices, stage->extents));
@@ -397,7 +410,29 @@ class KernelLowering {
                  ctx.stage->name, ctx.loops[rf].var);
       return lower_cross_thread_reduction(ctx, pos, spatial_guard);
     }
+    if (spatial_guard.defined() && has_region_copy_inside(ctx, pos)) {
+      ctx.deferred_guard = spatial_guard;
+      return lower_accumulated_reduction(ctx, pos, tile_loops(ctx, pos));
+    }
     return guarded(spatial_guard, lower_accumulated_reduction(ctx, pos, tile_loops(ctx, pos)));
+  }
+
+  // Whether a region copy is computed at one of the loops from `pos` on.
+  bool has_region_copy_inside(const NestContext& ctx, size_t pos) const {
+    for (const Stage& s : def_.stages) {
+      const StageSchedule& ss = schedule_.of(s.name);
+      if (ss.placement != Placement::ComputeAt || ss.at_stage != ctx.stage->name || !is_region_copy(s)) continue;
+      for (size_t i = pos; i < ctx.loops.size(); ++i) {
+        if (ctx.loops[i].var == ss.at_loop) return true;
+      }
+    }
+    return false;
+  }
+
+  // A stage computed at a consumer's loop into shared memory, element-wise: the part of it the
+  // consumer reads inside that loop, loaded by the work-group together (cache_read).
+  bool is_region_copy(const Stage& s) const {
+    return s.reduce == ReduceKind::None && schedule_.of(s.name).storage == MemoryScope::Shared;
   }
 
   // A reduction on the CPU: accumulators in registers, set to the identity before the reduction
@@ -439,7 +474,7 @@ class KernelLowering {
     };
     const auto finish = [&](NestContext& c) -> Stmt {
       return with_new_definitions(c, [&](NestContext& cc) -> Stmt {
-        if (lanes == 1) return store_result(cc, ir::Load::make(type, acc, point));
+        if (lanes == 1) return guarded(ctx.deferred_guard, store_result(cc, ir::Load::make(type, acc, point)));
         const std::string sum = ctx.prefix + stage.name + "_acc";
         const Expr sum_value = ir::Load::make(type, sum, Expr(int64_t{0}));
         const Stmt combine = ir::For::make(
@@ -448,7 +483,7 @@ class KernelLowering {
                             reduce_combine(stage.reduce, sum_value, ir::Load::make(type, acc, point * lanes + ir::var(lane)))));
         return ir::Allocate::make(sum, type, Expr(int64_t{1}), MemoryScope::Register,
                                   ir::Block::make({ir::Store::make(sum, Expr(int64_t{0}), identity), combine,
-                                                   store_result(cc, sum_value)}));
+                                                   guarded(ctx.deferred_guard, store_result(cc, sum_value))}));
       });
     };
     const Expr index = lanes > 1 ? point * lanes + lane_accumulator_index(ctx) : point;
@@ -501,7 +536,9 @@ class KernelLowering {
     if (pos == ctx.loops.size()) {
       const Expr acc_value = ir::Load::make(ctx.stage->type, acc, index);
       Stmt update = ir::Store::make(acc, index, reduce_combine(ctx.stage->reduce, acc_value, stage_value(ctx)));
-      return guarded(guards(ctx, true), update);
+      Expr condition = guards(ctx, true);
+      if (ctx.deferred_guard.defined()) condition = condition.defined() ? (ctx.deferred_guard && condition) : ctx.deferred_guard;
+      return guarded(condition, update);
     }
     return lower_loop(ctx, pos, [this, pos, acc, index](NestContext& c) { return lower_reduce_loops(c, pos + 1, acc, index); });
   }
@@ -560,14 +597,142 @@ class KernelLowering {
       const StageSchedule& ss = schedule_.of(s.name);
       if (ss.placement == Placement::ComputeAt && ss.at_stage == ctx.stage->name && ss.at_loop == var) here.push_back(&s);
     }
+    // Producers first: a region copy records where its region starts, which the body's reads need.
+    std::vector<Stmt> produced;
+    std::vector<int64_t> elements;
+    bool copies = false;
+    for (const Stage* producer : here) {
+      if (is_region_copy(*producer)) {
+        const int64_t size = plan_region(ctx, var, *producer);
+        produced.push_back(copy_region(ctx, *producer));
+        elements.push_back(size);
+        copies = true;
+      } else {
+        produced.push_back(produce_at(ctx, *producer));
+        elements.push_back(storage_.at(producer->name).elements);
+      }
+    }
     Stmt body = rest(ctx);
-    for (auto it = here.rbegin(); it != here.rend(); ++it) {
-      const Stage& producer = **it;
+    // The work-group waits until every copy is complete before reading it, and until every
+    // read is done before the next iteration overwrites it.
+    if (copies) body = ir::Block::make({ir::Barrier::make(), body, ir::Barrier::make()});
+    for (size_t k = here.size(); k-- > 0;) {
+      const Stage& producer = *here[k];
       const LocalStorage& store = storage_.at(producer.name);
-      body = ir::Allocate::make(store.name, producer.type, Expr(store.elements), store.scope,
-                                ir::Block::make({produce_at(ctx, producer), body}));
+      body = ir::Allocate::make(store.name, producer.type, Expr(elements[k]), store.scope,
+                                ir::Block::make({produced[k], body}));
     }
     return body;
+  }
+
+  // The consumer's loop variables that vary inside its loop `var`: the loops nested in it, and
+  // the GPU thread loops (the work-group shares the copy).
+  std::map<std::string, int64_t> varying_inside(const NestContext& ctx, const std::string& var) const {
+    std::map<std::string, int64_t> varying;
+    bool inside = false;
+    for (const LoopDim& l : ctx.loops) {
+      if (inside || l.kind == ForKind::GpuThread) {
+        const int64_t* extent = ir::as_const_int(l.extent);
+        KILN_CHECK(extent != nullptr, "stage '{}': a copy at loop '{}' needs constant extents inside it, not '{}'",
+                   ctx.stage->name, var, l.var);
+        varying[ctx.prefix + l.var] = *extent;
+      }
+      inside = inside || l.var == var;
+    }
+    return varying;
+  }
+
+  // Where the region of `producer` the consumer reads inside loop `var` starts, and its
+  // extents: each index of the consumer's access, written over loop variables, is a corner
+  // fixed by the outer loops plus an offset over the varying ones, of constant range.
+  int64_t plan_region(const NestContext& ctx, const std::string& var, const Stage& producer) {
+    KILN_CHECK(ctx.prefix.empty(), "stage '{}': a region copy inside a stage computed elsewhere", producer.name);
+    FindAccess finder(producer.name);
+    finder.mutate(ctx.stage->body);
+    KILN_CHECK(finder.found != nullptr, "stage '{}' is computed at '{}', which does not read it", producer.name,
+               ctx.stage->name);
+    std::map<std::string, Expr> defs;
+    for (const auto& [name, value] : definitions(ctx)) defs[name] = value;
+    const std::map<std::string, int64_t> varying = varying_inside(ctx, var);
+    std::map<std::string, Expr> at_zero;
+    for (const auto& [v, extent] : varying) at_zero[v] = Expr(int64_t{0});
+    Region region;
+    int64_t size = 1;
+    for (const Expr& index : finder.found->indices) {
+      Expr e = index;
+      for (int pass = 0; pass < 8; ++pass) e = ir::substitute(e, defs);  // down to loop variables
+      const Expr min = ir::simplify(ir::substitute(e, at_zero));
+      const Expr offset = ir::simplify(e - min);
+      std::set<std::string> used;
+      collect_vars(offset, used);
+      std::vector<std::pair<std::string, int64_t>> over;
+      int64_t points = 1;
+      for (const std::string& v : used) {
+        auto it = varying.find(v);
+        KILN_CHECK(it != varying.end(), "stage '{}': copy index {} depends on '{}' beyond the region's loops",
+                   producer.name, ir::to_string(offset), v);
+        over.emplace_back(v, it->second);
+        points *= it->second;
+        KILN_CHECK(points <= (1 << 16), "stage '{}': copy region too large to plan", producer.name);
+      }
+      // Every point of the varying loops: the offsets must cover 0 .. extent - 1.
+      int64_t lo = INT64_MAX, hi = INT64_MIN;
+      std::map<std::string, int64_t> values;
+      for (int64_t p = 0; p < points; ++p) {
+        int64_t rest = p;
+        for (const auto& [v, extent] : over) {
+          values[v] = rest % extent;
+          rest /= extent;
+        }
+        const int64_t o = ir::evaluate_int(offset, values);
+        lo = std::min(lo, o);
+        hi = std::max(hi, o);
+      }
+      KILN_CHECK(lo == 0, "stage '{}': copy offset {} does not start at 0", producer.name, ir::to_string(offset));
+      region.mins.push_back(min);
+      region.extents.push_back(hi + 1);
+      size *= hi + 1;
+    }
+    KILN_CHECK(size <= kMaxRegionElements, "stage '{}': a copy of {} elements does not fit shared memory", producer.name,
+               size);
+    regions_[producer.name] = region;
+    return size;
+  }
+
+  // The work-group's threads load the region together: element e of the copy by thread
+  // e % threads; elements past the input's edge are left unset (nothing reads them: the
+  // consumer's own guards skip those points).
+  Stmt copy_region(const NestContext& ctx, const Stage& producer) {
+    const Region& region = regions_.at(producer.name);
+    Expr tid = Expr(int64_t{0});
+    int64_t threads = 1;
+    for (const LoopDim& l : ctx.loops) {
+      if (l.kind != ForKind::GpuThread) continue;
+      tid = tid * l.extent + named(ctx, l.var);
+      threads *= *ir::as_const_int(l.extent);
+    }
+    int64_t size = 1;
+    for (int64_t e : region.extents) size *= e;
+    const std::string prefix = ctx.prefix + producer.name + "_";
+    const Expr element = ir::var(prefix + "e");
+    std::map<std::string, Expr> axes;
+    Expr inside;
+    Expr stride = Expr(int64_t{1});
+    std::vector<std::pair<std::string, Expr>> coords;
+    for (size_t d = region.extents.size(); d-- > 0;) {
+      const std::string coord = prefix + producer.axes[d];
+      coords.emplace_back(coord, (element / stride) % Expr(region.extents[d]));
+      stride = stride * Expr(region.extents[d]);
+      axes[producer.axes[d]] = region.mins[d] + ir::var(coord);
+      const Expr in_bounds = region.mins[d] + ir::var(coord) < producer.extents[d];
+      inside = inside.defined() ? (inside && in_bounds) : in_bounds;
+    }
+    const Expr value = LowerAccesses(*this).mutate(ir::substitute(producer.body, axes));
+    Stmt body = guarded(inside, ir::Store::make(storage_.at(producer.name).name, element, value));
+    for (const auto& [coord, value_of] : coords) body = ir::LetStmt::make(coord, value_of, body);
+    body = guarded(size % threads == 0 ? Expr() : element < Expr(size), body);
+    body = ir::LetStmt::make(prefix + "e", ir::var(prefix + "o") * Expr(threads) + tid, body);
+    return ir::For::make(prefix + "o", Expr(int64_t{0}), Expr((size + threads - 1) / threads), ForKind::Serial, body);
   }
 
   Stmt produce_at(const NestContext& consumer, const Stage& producer) {
@@ -598,6 +763,13 @@ class KernelLowering {
     return lower_nest(ctx, 0);
   }
 
+  // Shared memory for one copy: 8192 f32 are 32 KiB, what OpenCL promises a work-group.
+  static constexpr int64_t kMaxRegionElements = 8192;
+  struct Region {
+    std::vector<Expr> mins;  // the first corner, over the consumer's outer loop variables
+    std::vector<int64_t> extents;
+  };
+  std::map<std::string, Region> regions_;  // region copies, by stage
   const Schedule& schedule_;
   const ComputeDef& def_;
   const std::map<std::string, LocalStorage>& storage_;

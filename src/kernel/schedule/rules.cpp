@@ -318,6 +318,44 @@ void schedule_gpu_stage(const Stage& s, StageRef ref, size_t bound, const Schedu
   }
 }
 
+// The input a GPU contraction out(i, j) = sum_r ... reads without j (matmul's x): the one
+// every thread of a work-group over j reads at the same points. "" for none.
+std::string input_shared_across_columns(const ComputeDef& def, const Stage& s) {
+  if (s.axes.size() != 2 || s.reduce_axes.size() != 1 || s.reduce == ReduceKind::None) return "";
+  for (const TensorDecl& input : def.inputs) {
+    const std::vector<const ir::Access*> reads = accesses_of(s.body, input.name);
+    if (reads.empty() || input.shape.size() != 2) continue;
+    bool without_j = true;
+    for (const ir::Access* a : reads) {
+      const ir::Var* row = a->indices[0].as<ir::Var>();
+      const ir::Var* col = a->indices[1].as<ir::Var>();
+      without_j = without_j && row && col && row->name == s.axes[0] && col->name == s.reduce_axes[0];
+    }
+    if (without_j) return input.name;
+  }
+  return "";
+}
+
+// GPU GEMV/GEMM: a work-group per row i and kgpu_threads columns j, one thread per column,
+// each summing over r itself; the row of x the threads all read is loaded a tile of r at a
+// time into shared memory by the work-group together (cache_read), where each thread reads it.
+void schedule_gpu_contraction(Schedule& schedule, const Stage& s, const std::string& shared_input,
+                              const ScheduleKnobs& knobs) {
+  const Expr threads = Expr(int64_t{knobs.gpu_threads});
+  const std::string& i = s.axes[0];
+  const std::string& j = s.axes[1];
+  const std::string& r = s.reduce_axes[0];
+  schedule.stage(s.name)
+      .gpu_block(i, 1)
+      .split(j, j + "o", j + "t", threads)
+      .gpu_block(j + "o", 0)
+      .gpu_thread(j + "t", 0)
+      .split(r, r + "o", r + "i", threads);
+  schedule.cache_read(shared_input, s.name, shared_input + "_shared")
+      .compute_at(s.name, r + "o")
+      .store_in(ir::MemoryScope::Shared);
+}
+
 void schedule_gpu_producer(const Stage& s, StageRef ref, const ScheduleKnobs& knobs) {
   KILN_CHECK(s.reduce_axes.size() == 1, "stage '{}': GPU row reduction over {} axes", s.name, s.reduce_axes.size());
   const std::string& k = s.reduce_axes[0];
@@ -351,8 +389,11 @@ Schedule default_schedule(const ComputeDef& def, TargetKind target, const Schedu
     }
     auto bound = plan.bound_axes.find(s.name);
     const size_t n_bound = bound == plan.bound_axes.end() ? 0 : bound->second;
-    if (target == TargetKind::Gpu) schedule_gpu_stage(s, schedule.stage(s.name), n_bound, knobs);
-    else {
+    if (target == TargetKind::Gpu) {
+      const std::string shared_input = n_bound == 0 ? input_shared_across_columns(def, s) : "";
+      if (!shared_input.empty()) schedule_gpu_contraction(schedule, s, shared_input, knobs);
+      else schedule_gpu_stage(s, schedule.stage(s.name), n_bound, knobs);
+    } else {
       const CpuStageFacts facts{n_bound, reduce_multiple(def, s),
                                 !s.axes.empty() && read_contiguously_along(def, s, s.axes.back())};
       schedule_cpu_stage(s, schedule.stage(s.name), facts, knobs);

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "kernel/ir/simplify.h"
+#include "kernel/ir/visitor.h"
 
 namespace kiln::kernel {
 
@@ -27,6 +28,51 @@ StageRef Schedule::stage(const std::string& name) {
     if (stages_[i].stage == name) return StageRef(*this, i);
   }
   KILN_UNREACHABLE("schedule of '{}' has no stage '{}'", def_.name, name);
+}
+
+StageRef Schedule::cache_read(const std::string& tensor, const std::string& reader, const std::string& name) {
+  const TensorDecl* input = nullptr;
+  for (const TensorDecl& t : def_.inputs) {
+    if (t.name == tensor) input = &t;
+  }
+  KILN_CHECK(input != nullptr, "cache_read: '{}' is not an input of '{}'", tensor, def_.name);
+  KILN_CHECK(find_stage(def_, name) == nullptr, "cache_read: '{}' already names a stage", name);
+  auto at = std::find_if(def_.stages.begin(), def_.stages.end(), [&](const Stage& s) { return s.name == reader; });
+  KILN_CHECK(at != def_.stages.end(), "cache_read: '{}' has no stage '{}'", def_.name, reader);
+  Stage copy;
+  copy.name = name;
+  std::vector<Expr> axes;
+  for (size_t d = 0; d < input->shape.size(); ++d) {
+    copy.axes.push_back("c" + std::to_string(d));
+    axes.push_back(ir::var(copy.axes.back()));
+  }
+  copy.extents = input->shape;
+  copy.type = value_type(input->dtype);
+  copy.body = ir::Access::make(copy.type, tensor, axes);
+  // The reader reads the copy: same indices, another tensor.
+  class Redirect : public ir::IRMutator {
+   public:
+    Redirect(const std::string& from, const std::string& to) : from_(from), to_(to) {}
+   protected:
+    Expr visit(const ir::Access* op, const Expr& e) override {
+      if (op->tensor != from_) return ir::IRMutator::visit(op, e);
+      std::vector<Expr> indices;
+      for (const Expr& i : op->indices) indices.push_back(mutate(i));
+      return ir::Access::make(op->type, to_, indices);
+    }
+   private:
+    const std::string& from_;
+    const std::string& to_;
+  } redirect(tensor, name);
+  at->body = redirect.mutate(at->body);
+  if (at->epilogue.defined()) at->epilogue = redirect.mutate(at->epilogue);
+  const size_t index = static_cast<size_t>(at - def_.stages.begin());
+  StageSchedule schedule;
+  schedule.stage = name;
+  for (size_t d = 0; d < copy.axes.size(); ++d) schedule.loops.push_back({copy.axes[d], copy.extents[d]});
+  def_.stages.insert(def_.stages.begin() + static_cast<std::ptrdiff_t>(index), std::move(copy));
+  stages_.insert(stages_.begin() + static_cast<std::ptrdiff_t>(index), std::move(schedule));
+  return StageRef(*this, index);
 }
 
 const StageSchedule& Schedule::of(const std::string& name) const {

@@ -3,7 +3,8 @@
 // A schedule starts with every stage at root, one serial loop per axis (reduction axes
 // innermost), and is changed by primitives: split, reorder, fuse, vectorize, unroll, parallel,
 // bind to the GPU grid, compute_at another stage's loop, compute_inline, rfactor (partial
-// results per point of a reduce loop), store_in (registers, private or shared memory). The
+// results per point of a reduce loop), store_in (registers, private or shared memory), and
+// cache_read (a stage that copies part of an input, in shared memory). The
 // primitives only record decisions; src/kernel/lower turns a ComputeDef plus its Schedule into
 // loop IR.
 #pragma once
@@ -94,6 +95,12 @@ class Schedule {
  public:
   explicit Schedule(const ComputeDef& def);
   StageRef stage(const std::string& name);
+  // A copy of input `tensor` for stage `reader`: a new stage `name`(axes of the input) =
+  // tensor(axes), which `reader` then reads instead (TVM's cache_read). Computed at one of
+  // the reader's loops and stored in shared memory, it holds the part of the input the
+  // reader's loops inside that loop and its GPU threads touch: the work-group loads that part
+  // once, together, and each thread reads it from there. Returns the new stage.
+  StageRef cache_read(const std::string& tensor, const std::string& reader, const std::string& name);
   const StageSchedule& of(const std::string& name) const;
   const std::vector<StageSchedule>& stages() const { return stages_; }
   const ComputeDef& def() const { return def_; }
