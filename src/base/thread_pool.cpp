@@ -49,8 +49,9 @@ T wait_for_change(const std::atomic<T>& value, T old) {
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   threads = std::max(threads, 1);
+  chunks_run_ = std::make_unique<ChunkCount[]>(static_cast<size_t>(threads));
   workers_.reserve(static_cast<size_t>(threads - 1));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -96,7 +97,7 @@ void ThreadPool::run(Job& job) {
   state_.store(running, std::memory_order_seq_cst);
   state_.notify_all();
 
-  work_on(job);
+  work_on(job, 0);
   for (int64_t done = job.done.load(std::memory_order_acquire); done != job.n;) {
     done = wait_for_change(job.done, done);
   }
@@ -107,7 +108,7 @@ void ThreadPool::run(Job& job) {
   if (job.error) std::rethrow_exception(job.error);
 }
 
-void ThreadPool::work_on(Job& job) {
+void ThreadPool::work_on(Job& job, int thread_index) {
   const bool was_in_region = t_in_parallel_region;
   t_in_parallel_region = true;
   for (;;) {
@@ -122,12 +123,13 @@ void ThreadPool::work_on(Job& job) {
         if (job.failed.compare_exchange_strong(expected, true)) job.error = std::current_exception();
       }
     }
+    chunks_run_[thread_index].value.fetch_add(1, std::memory_order_relaxed);
     if (job.done.fetch_add(end - begin, std::memory_order_acq_rel) + (end - begin) == job.n) job.done.notify_all();
   }
   t_in_parallel_region = was_in_region;
 }
 
-void ThreadPool::worker_loop() {
+void ThreadPool::worker_loop(int thread_index) {
   uint32_t seen = 0;
   for (;;) {
     seen = wait_for_change(state_, seen);
@@ -136,9 +138,15 @@ void ThreadPool::worker_loop() {
     // Enter, then check the job is still the one seen: either the caller sees busy_ > 0 and
     // waits, or this thread sees the job over and never touches it.
     busy_.fetch_add(1, std::memory_order_seq_cst);
-    if (state_.load(std::memory_order_seq_cst) == seen) work_on(*job_);
+    if (state_.load(std::memory_order_seq_cst) == seen) work_on(*job_, thread_index);
     if (busy_.fetch_sub(1, std::memory_order_seq_cst) == 1) busy_.notify_all();
   }
+}
+
+std::vector<int64_t> ThreadPool::chunks_run() const {
+  std::vector<int64_t> counts(static_cast<size_t>(size()));
+  for (size_t i = 0; i < counts.size(); ++i) counts[i] = chunks_run_[i].value.load(std::memory_order_relaxed);
+  return counts;
 }
 
 ThreadPool* current_thread_pool() { return t_current_pool; }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -35,6 +36,11 @@ class ThreadPool {
   // escape `task` (it is compiled code).
   void parallel_for_each(int64_t n, void (*task)(void* closure, int64_t i), void* closure);
 
+  // How many chunks each thread has run, over the loops the pool split among its threads (a
+  // loop run serially counts nothing): [0] the threads that called parallel_for, [w] worker w.
+  // Lets a test see that work reached the workers.
+  std::vector<int64_t> chunks_run() const;
+
  private:
   // One parallel_for in flight: threads take chunks [next, next + chunk) until none are left.
   // It lives on the caller's stack; a worker touches it only between entering (busy_) and
@@ -53,9 +59,15 @@ class ThreadPool {
   };
 
   void run(Job& job);
-  void work_on(Job& job);
-  void worker_loop();
+  void work_on(Job& job, int thread_index);
+  void worker_loop(int thread_index);
 
+  // One counter per thread, each on a cache line of its own.
+  struct alignas(64) ChunkCount {
+    std::atomic<int64_t> value{0};
+  };
+
+  std::unique_ptr<ChunkCount[]> chunks_run_;
   std::vector<std::thread> workers_;
   std::mutex submit_mutex_;  // one job at a time per pool
   Job* job_ = nullptr;

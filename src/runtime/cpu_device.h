@@ -19,6 +19,8 @@ class CpuDevice : public Device {
 
   std::string name() const override;
   int threads() const { return pool_.size(); }
+  // The pool parallel loops run on; its chunks_run() shows which threads did the work.
+  const ThreadPool& thread_pool() const { return pool_; }
 
   // 64-byte aligned (a cache line, an AVX-512 vector), never null, even for 0 bytes. Released
   // blocks of 64 KiB and more are kept (up to kCachedBytesLimit in all) and handed out again

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -15,9 +16,17 @@
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "codegen/kernel_cache.h"
 
 namespace kiln::runtime {
 namespace {
+
+// Every program is built with these options; they are part of a cached binary's identity.
+constexpr const char* kBuildOptions = "-cl-std=CL1.2";
+
+std::atomic<int64_t> source_builds{0};
+std::atomic<int64_t> binary_loads{0};
+std::atomic<int64_t> binary_rejects{0};
 
 const char* cl_error_name(cl_int code) {
   switch (code) {
@@ -87,6 +96,39 @@ struct FoundDevice {
   std::string description;  // "pthread-haswell-AMD EPYC (Portable Computing Language, CPU)"
 };
 
+// What a program binary depends on besides its source and options: a binary from another
+// device, driver or driver version must not be offered to this one.
+std::string device_identity(const FoundDevice& found) {
+  return fmt::format("platform {} {}\ndevice {} {}\ndriver {}\n", platform_string(found.platform, CL_PLATFORM_NAME),
+                     platform_string(found.platform, CL_PLATFORM_VERSION), device_string(found.device, CL_DEVICE_NAME),
+                     device_string(found.device, CL_DEVICE_VERSION), device_string(found.device, CL_DRIVER_VERSION));
+}
+
+std::string build_log(cl_program program, cl_device_id device) {
+  size_t size = 0;
+  if (clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size) != CL_SUCCESS || size <= 1) {
+    return "(no build log)";
+  }
+  std::string log(size, '\0');
+  clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, size, log.data(), nullptr);
+  log.resize(log.find('\0') == std::string::npos ? log.size() : log.find('\0'));
+  return log;
+}
+
+// The built program's binary for its one device; empty if the driver gives none.
+std::string program_binary(cl_program program) {
+  size_t size = 0;
+  if (clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) != CL_SUCCESS || size == 0) {
+    return {};
+  }
+  std::string binary(size, '\0');
+  unsigned char* destination = reinterpret_cast<unsigned char*>(binary.data());
+  if (clGetProgramInfo(program, CL_PROGRAM_BINARIES, sizeof destination, &destination, nullptr) != CL_SUCCESS) {
+    return {};
+  }
+  return binary;
+}
+
 // Every device of every platform, in the ICD loader's order. Platforms that fail to answer are
 // skipped: one broken ICD must not hide the others.
 std::vector<FoundDevice> list_devices() {
@@ -140,7 +182,8 @@ class OpenCLKernel final : public LoadedKernel {
 
 class OpenCLDevice final : public Device {
  public:
-  OpenCLDevice(int index, const FoundDevice& found) : index_(index), device_(found.device), description_(found.description) {
+  OpenCLDevice(int index, const FoundDevice& found)
+      : index_(index), device_(found.device), description_(found.description), identity_(device_identity(found)) {
     cl_int err = CL_SUCCESS;
     const cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(found.platform), 0};
     context_ = clCreateContext(props, 1, &device_, nullptr, nullptr, &err);
@@ -273,35 +316,76 @@ class OpenCLDevice final : public Device {
   }
 
  private:
-  // The built program for `code`, built once per distinct source on this device.
+  // The built program for `code`, built once per distinct source on this device: from the
+  // disk cache's binary when there is a good one, else from source (then stored there).
   cl_program build(const codegen::OpenCLCode& code, const std::string& kernel_name) {
     std::lock_guard lock(programs_mutex_);
     if (auto it = programs_.find(code.source); it != programs_.end()) return it->second;
+    const std::string cache_dir = codegen::kernel_cache_dir();
+    // The identity is kept whole in the entry, so a hash collision is a miss, never a wrong program.
+    const std::string identity = fmt::format("kiln-opencl-program-1\n{}options {}\n{}", identity_, kBuildOptions,
+                                             code.source);
+    const std::string file_name = codegen::fnv1a_hex(identity) + ".clbin";
+    cl_program program = nullptr;
+    if (!cache_dir.empty()) {
+      const codegen::CacheEntry cached = codegen::read_cache_entry(cache_dir, file_name, identity);
+      if (cached.status == codegen::CacheLookup::Hit) program = build_from_binary(cached.payload);
+      if (program) {
+        ++binary_loads;
+      } else if (cached.status != codegen::CacheLookup::Missing) {
+        ++binary_rejects;
+      }
+    }
+    if (!program) {
+      program = build_from_source(code, kernel_name);
+      ++source_builds;
+      if (!cache_dir.empty()) {
+        const std::string binary = program_binary(program);
+        if (!binary.empty()) codegen::write_cache_entry(cache_dir, file_name, identity, binary);
+      }
+    }
+    programs_.emplace(code.source, program);
+    return program;
+  }
+
+  cl_program build_from_source(const codegen::OpenCLCode& code, const std::string& kernel_name) {
     cl_int err = CL_SUCCESS;
     const char* text = code.source.c_str();
     const size_t length = code.source.size();
     cl_program program = clCreateProgramWithSource(context_, 1, &text, &length, &err);
     check(err, "clCreateProgramWithSource");
-    err = clBuildProgram(program, 1, &device_, "-cl-std=CL1.2", nullptr, nullptr);
+    err = clBuildProgram(program, 1, &device_, kBuildOptions, nullptr, nullptr);
     if (err != CL_SUCCESS) {
-      std::string log = "(no build log)";
-      size_t size = 0;
-      if (clGetProgramBuildInfo(program, device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size) == CL_SUCCESS && size > 1) {
-        log.assign(size, '\0');
-        clGetProgramBuildInfo(program, device_, CL_PROGRAM_BUILD_LOG, size, log.data(), nullptr);
-        log.resize(log.find('\0') == std::string::npos ? log.size() : log.find('\0'));
-      }
+      const std::string log = build_log(program, device_);
       clReleaseProgram(program);
       user_error("OpenCL call clBuildProgram failed for kernel {} on {}: {} ({})\nbuild log:\n{}", kernel_name,
                  name(), cl_error_name(err), err, log);
     }
-    programs_.emplace(code.source, program);
+    return program;
+  }
+
+  // Null when the driver refuses the binary (another driver build wrote it, say): the caller
+  // then builds from source.
+  cl_program build_from_binary(const std::string& binary) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(binary.data());
+    const size_t length = binary.size();
+    cl_int binary_status = CL_SUCCESS, err = CL_SUCCESS;
+    cl_program program = clCreateProgramWithBinary(context_, 1, &device_, &length, &bytes, &binary_status, &err);
+    if (err != CL_SUCCESS || binary_status != CL_SUCCESS) {
+      if (program) clReleaseProgram(program);
+      return nullptr;
+    }
+    if (clBuildProgram(program, 1, &device_, kBuildOptions, nullptr, nullptr) != CL_SUCCESS) {
+      clReleaseProgram(program);
+      return nullptr;
+    }
     return program;
   }
 
   int index_;
   cl_device_id device_;
   std::string description_;
+  std::string identity_;  // device_identity()
   cl_context context_ = nullptr;
   cl_command_queue queue_ = nullptr;
   std::mutex programs_mutex_;
@@ -309,6 +393,10 @@ class OpenCLDevice final : public Device {
 };
 
 }  // namespace
+
+OpenCLProgramStats opencl_program_stats() {
+  return {source_builds.load(), binary_loads.load(), binary_rejects.load()};
+}
 
 std::unique_ptr<Device> open_opencl_device(int index) {
   const std::vector<FoundDevice> devices = list_devices();

@@ -72,6 +72,35 @@ std::unique_ptr<runtime::LoadedKernel> compile_and_load(const Kernel& kernel) {
   return device().load(codegen::compile_cpu(kernel));
 }
 
+Kernel vadd_kernel(const std::string& name) {
+  return make_kernel(name, {{"a", Type::f32()}, {"b", Type::f32()}, {"c", Type::f32(), true}}, {"n"},
+                     elementwise(var("n"), 16, [](Expr i) {
+                       return store("c", i, load(Type::f32(), "a", i) + load(Type::f32(), "b", i));
+                     }));
+}
+
+void expect_vadd(runtime::CpuDevice& cpu, const runtime::LoadedKernel& kernel, int64_t n) {
+  std::vector<float> a(static_cast<size_t>(n)), b(a.size());
+  std::vector<double> want(a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<float>(i);
+    b[i] = 0.5f * static_cast<float>(i);
+    want[i] = 1.5 * static_cast<double>(i);
+  }
+  std::vector<float> c = poisoned<float>(n);
+  const size_t bytes = a.size() * sizeof(float);
+  runtime::Buffer buffers[3] = {cpu.allocate(bytes), cpu.allocate(bytes), cpu.allocate(bytes)};
+  cpu.write(buffers[0], a.data(), bytes);
+  cpu.write(buffers[1], b.data(), bytes);
+  cpu.write(buffers[2], c.data(), bytes);
+  runtime::Buffer* bindings[3] = {&buffers[0], &buffers[1], &buffers[2]};
+  const int64_t sizes[1] = {n};
+  cpu.launch(kernel, bindings, sizes);
+  cpu.read(c.data(), buffers[2], bytes);
+  for (runtime::Buffer& buffer : buffers) cpu.release(buffer);
+  EXPECT_TRUE(all_close(c, want, 0)) << "n = " << n;
+}
+
 uint64_t fresh_seed() {
   std::random_device entropy;
   return (static_cast<uint64_t>(entropy()) << 32) | entropy();

@@ -57,6 +57,13 @@ void launch(const runtime::LoadedKernel& kernel, std::vector<std::span<uint8_t>>
 
 std::unique_ptr<runtime::LoadedKernel> compile_and_load(const Kernel& kernel);
 
+// c = a + b over n floats, as `elementwise` with 16 lanes (a parallel loop, then a serial
+// remainder); named `name`, so that each test gets a cache entry of its own.
+Kernel vadd_kernel(const std::string& name);
+
+// Runs a vadd_kernel on `cpu` at size n (its own buffers, output poisoned) and checks every element.
+void expect_vadd(runtime::CpuDevice& cpu, const runtime::LoadedKernel& kernel, int64_t n);
+
 // --- inputs and checks --------------------------------------------------------------------
 
 uint64_t fresh_seed();

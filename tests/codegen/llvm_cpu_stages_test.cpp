@@ -1,9 +1,7 @@
-// LLVM CPU back end: what the stages look like (LLVM IR, assembly), the object cache, and what
-// must be refused.
+// LLVM CPU back end: what the stages look like (LLVM IR, assembly), and what must be refused.
+// The object cache is llvm_cpu_cache_test.cpp.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -75,39 +73,6 @@ TEST(LlvmCpu, HostCpuDescription) {
   const std::string description = codegen::host_cpu_description();
   EXPECT_NE(description.find(" (+"), std::string::npos) << description;
   EXPECT_EQ(description.find(",-"), std::string::npos) << description;
-}
-
-// --- the object cache ----------------------------------------------------------------------
-
-TEST(LlvmCpu, SecondCompileLoadsFromTheCache) {
-  const std::string dir = codegen::kernel_cache_dir();
-  ASSERT_FALSE(dir.empty());
-  auto objects = [&] {
-    std::vector<std::filesystem::path> paths;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      if (entry.path().extension() == ".o") paths.push_back(entry.path());
-    }
-    return paths;
-  };
-  Kernel kernel = vector_add_kernel();
-  kernel.name = "cached_vadd";
-  const size_t before = std::filesystem::exists(dir) ? objects().size() : 0;
-  auto first = compile_and_load(kernel);
-  ASSERT_EQ(objects().size(), before + 1);
-  auto second = compile_and_load(kernel);  // from the cache
-  EXPECT_EQ(objects().size(), before + 1);
-
-  // A damaged entry is compiled again, not trusted.
-  for (const auto& path : objects()) {
-    std::ofstream(path, std::ios::trunc) << "not an object file";
-  }
-  auto third = compile_and_load(kernel);
-  for (auto* loaded : {first.get(), second.get(), third.get()}) {
-    std::vector<float> a = {1, 2, 3}, b = {10, 20, 30};
-    auto c = poisoned<float>(3);
-    launch(*loaded, {bytes_of(a), bytes_of(b), bytes_of(c)}, {3});
-    EXPECT_TRUE(all_close(c, {11, 22, 33}, 0));
-  }
 }
 
 // --- must fail -----------------------------------------------------------------------------

@@ -4,14 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <vector>
-
-#include <unistd.h>
 
 #include <llvm/ADT/StringMap.h>
 #include <llvm/Config/llvm-config.h>
@@ -176,7 +171,7 @@ std::string module_text(const llvm::Module& module) {
   return text;
 }
 
-// --- the object cache: <dir>/<128-bit hash>.o ------------------------------------------------
+// --- the object cache: <dir>/<128-bit hash>.o (codegen/kernel_cache.h) ------------------------
 
 std::string cache_key(const Lowered& lowered, const CpuCodegenOptions& options) {
   std::string input = module_text(*lowered.module);
@@ -187,43 +182,14 @@ std::string cache_key(const Lowered& lowered, const CpuCodegenOptions& options) 
   return fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
 }
 
-std::string read_cached_object(const std::string& dir, const std::string& key) {
-  std::ifstream file(std::filesystem::path(dir) / (key + ".o"), std::ios::binary);
-  if (!file) return {};
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
-
-// Best effort: a cache that cannot be written only costs the next start a compile. Written to
-// a temporary name and renamed, so a concurrent reader never sees half a file.
-void write_cached_object(const std::string& dir, const std::string& key, const std::string& object) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) return;
-  const std::filesystem::path final_path = std::filesystem::path(dir) / (key + ".o");
-  static std::atomic<uint64_t> writes{0};
-  const std::filesystem::path temporary =
-      final_path.string() + ".tmp" + std::to_string(::getpid()) + "." + std::to_string(writes++);
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    if (!file.write(object.data(), static_cast<std::streamsize>(object.size()))) return;
-  }
-  std::filesystem::rename(temporary, final_path, error);
-  if (error) std::filesystem::remove(temporary, error);
-}
+std::atomic<int64_t> llvm_compiles{0};
+std::atomic<int64_t> cache_loads{0};
+std::atomic<int64_t> cache_rejects{0};
 
 }  // namespace
 
-std::string kernel_cache_dir() {
-  if (const char* dir = std::getenv("KILN_CACHE")) {
-    const std::string value = dir;
-    if (value == "off" || value == "0" || value.empty()) return {};
-    return value;
-  }
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/kiln/kernels";
-  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/kiln/kernels";
-  return {};
+CpuCompileStats cpu_compile_stats() {
+  return {llvm_compiles.load(), cache_loads.load(), cache_rejects.load()};
 }
 
 CompiledKernel compile_cpu(const ir::Kernel& kernel, const CpuCodegenOptions& options) {
@@ -241,22 +207,28 @@ CompiledKernel compile_cpu(const ir::Kernel& kernel, const CpuCodegenOptions& op
 
   Lowered lowered = lower(kernel, options);
   const std::string cache_dir = kernel_cache_dir();
-  std::string key;
+  // The key is a 128-bit hash of everything the object depends on; it is the entry's identity.
+  const std::string key = cache_dir.empty() ? std::string() : cache_key(lowered, options);
+  const std::string file_name = key + ".o";
   if (!cache_dir.empty()) {
-    key = cache_key(lowered, options);
-    const std::string cached = read_cached_object(cache_dir, key);
-    if (!cached.empty()) {
+    const CacheEntry cached = read_cache_entry(cache_dir, file_name, key);
+    if (cached.status == CacheLookup::Hit) {
       try {
-        compiled.code = load_host_object(cached, cpu_entry_symbol(kernel.name));
+        compiled.code = load_host_object(cached.payload, cpu_entry_symbol(kernel.name));
+        ++cache_loads;
         return compiled;
       } catch (const InternalError&) {
-        // A damaged cache entry: compile afresh and overwrite it.
+        // Whole but unlinkable (written by a kiln that emitted something else): compile afresh.
+        ++cache_rejects;
       }
+    } else if (cached.status == CacheLookup::Damaged) {
+      ++cache_rejects;
     }
   }
   optimize(lowered, options.opt_level);
   const std::string object = machine_code(lowered, llvm::CodeGenFileType::ObjectFile);
-  if (!cache_dir.empty()) write_cached_object(cache_dir, key, object);
+  ++llvm_compiles;
+  if (!cache_dir.empty()) write_cache_entry(cache_dir, file_name, key, object);
   compiled.code = load_host_object(object, cpu_entry_symbol(kernel.name));
   return compiled;
 }

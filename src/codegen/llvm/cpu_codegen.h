@@ -5,9 +5,11 @@
 // `kiln_parallel_for` (base/thread_pool.h), which runs them on the launching thread's pool.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "codegen/artifact.h"
+#include "codegen/kernel_cache.h"
 #include "kernel/ir/kernel.h"
 
 namespace kiln::codegen {
@@ -22,7 +24,8 @@ struct CpuCodegenOptions {
 };
 
 // Compiles the kernel for the CPU and loads it into this process. Compiled objects are cached
-// on disk by content hash (kernel_cache_dir()), so a second compile of the same kernel only loads.
+// on disk by content hash (kernel_cache_dir(), codegen/kernel_cache.h), so a second compile of
+// the same kernel, in this process or a later one, only loads.
 // Throws InternalError for IR that breaks an invariant (an unbound name, a GPU loop).
 CompiledKernel compile_cpu(const ir::Kernel& kernel, const CpuCodegenOptions& options = {});
 
@@ -33,8 +36,16 @@ std::string emit_host_assembly(const ir::Kernel& kernel, const CpuCodegenOptions
 // The host CPU as LLVM names it and its features: "znver5 (+avx512f,+avx512bw,...)".
 std::string host_cpu_description();
 
-// Where compiled objects are kept: $KILN_CACHE, else $XDG_CACHE_HOME/kiln/kernels, else
-// ~/.cache/kiln/kernels. Empty when caching is off (KILN_CACHE=off).
-std::string kernel_cache_dir();
+// What compile_cpu has done in this process, counted over every thread. The JIT keeps no
+// compiled code in memory by kernel, so each compile_cpu call is one LLVM compile or one load
+// from the disk cache; launching a loaded kernel, at any sizes, counts nothing.
+struct CpuCompileStats {
+  int64_t llvm_compiles = 0;  // objects optimized and emitted by LLVM
+  int64_t cache_loads = 0;    // objects read back from the disk cache instead
+  int64_t cache_rejects = 0;  // cache entries found damaged (then compiled and overwritten)
+
+  int64_t kernels() const { return llvm_compiles + cache_loads; }  // compile_cpu calls that succeeded
+};
+CpuCompileStats cpu_compile_stats();
 
 }  // namespace kiln::codegen
