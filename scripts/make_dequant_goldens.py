@@ -5,7 +5,7 @@ The reference is the `gguf` Python package (gguf.quants.dequantize), whose numpy
 readable restatement of ggml's block formats. Its version is recorded in the manifest. Rerun with
 
   pip install gguf==0.19.0 numpy          # the versions used for the checked-in files
-  scripts/fetch-models.py                 # SmolLM2-135M-Instruct.Q4_1.gguf, for the real rows
+  scripts/fetch-models.py smollm2 gemma3  # the two models whose rows are taken
   scripts/make_dequant_goldens.py         # rewrites tests/data/dequant/
 
 It writes, for each case NAME, NAME.bin (the raw tensor bytes) and NAME.f32 (the expected
@@ -13,16 +13,21 @@ little-endian float32 values), plus manifest.txt, one case per line:
 
   NAME DTYPE ELEMENTS REFERENCE SOURCE
 
-REFERENCE is `gguf` (gguf.quants.dequantize) or, for the two formats that package lacks (q8_1,
-q8_K), `numpy` (the one-line formula in this script). SOURCE is `random` or MODEL:TENSOR[ROWS].
+REFERENCE is `gguf` (gguf.quants.dequantize) or `numpy` (the one-line formula in this script)
+for the two formats gguf cannot dequantize: q8_K (gguf 0.19.0 raises NotImplementedError; ggml
+uses it only for intermediate activations, never in files) and q8_1 (the same, and gguf also
+lists it with an old 40-byte block). Both are d * int8, so the formula is its own reference.
+SOURCE is `random` or MODEL:TENSOR[ROWS].
 
 Two sets of cases:
   random  a few blocks of random bytes per format (fixed seed), with each block's f16 scale fields
           overwritten by finite values in +-[0.001, 1] (the first block's by an f16 subnormal) so
-          no NaN or Inf comes out; plus random f16 and bf16 bit patterns (NaN excluded).
-  real    the first rows of a few tensors of SmolLM2-135M-Instruct.Q4_1.gguf (Q8_0, Q4_1 and F32
-          tensors), read from $KILN_MODELS or ~/.cache/kiln/models. The .bin holds the bytes copied
-          from the model, so the test runs without it.
+          no NaN or Inf comes out; plus random f16, bf16 and f32 bit patterns (NaN excluded).
+          nvfp4's e4m3 scales are random bytes too: every one is finite.
+  real    the first rows of a few tensors of SmolLM2-135M-Instruct.Q4_1.gguf (Q8_0, Q4_1, F32)
+          and gemma-3-270m-q4_k_m.gguf (Q4_K, Q6_K, Q5_0), read from $KILN_MODELS or
+          ~/.cache/kiln/models. The .bin holds the bytes copied from the model, so the test runs
+          without the models.
 """
 import importlib.metadata
 import os
@@ -39,7 +44,6 @@ from gguf.quants import dequantize
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO / "tests" / "data" / "dequant"
 SEED = 20250207
-MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # Block sizes (elements, bytes). gguf-py still lists q8_1 with ggml's old float32 d and s (40
 # bytes); ggml, GGUF and kiln use f16 d and s (36 bytes).
@@ -51,15 +55,23 @@ F16_FIELDS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0], T.Q8_1: [0, 2],
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
     T.IQ4_NL: [0], T.IQ4_XS: [0], T.TQ1_0: [52], T.TQ2_0: [64], T.MXFP4: [], T.Q8_K: [],
+    T.NVFP4: [],
 }
 
-# Real-data cases: (tensor name, number of leading rows).
-REAL_TENSORS = [
-    ("token_embd.weight", 2),          # Q8_0, 576 per row
-    ("blk.0.attn_q.weight", 2),        # Q4_1, 576 per row
-    ("blk.0.ffn_down.weight", 1),      # Q4_1, 1536 per row
-    ("blk.0.attn_norm.weight", 1),     # F32, 576
-]
+# Real-data cases: model file -> (case name prefix, [(tensor name, number of leading rows)]).
+REAL_TENSORS = {
+    "SmolLM2-135M-Instruct.Q4_1.gguf": ("", [
+        ("token_embd.weight", 2),          # Q8_0, 576 per row
+        ("blk.0.attn_q.weight", 2),        # Q4_1, 576 per row
+        ("blk.0.ffn_down.weight", 1),      # Q4_1, 1536 per row
+        ("blk.0.attn_norm.weight", 1),     # F32, 576
+    ]),
+    "gemma-3-270m-q4_k_m.gguf": ("gemma3.", [
+        ("blk.0.attn_output.weight", 2),   # Q4_K, 1024 per row
+        ("blk.0.ffn_down.weight", 1),      # Q6_K, 2048 per row
+        ("blk.0.attn_k.weight", 2),        # Q5_0, 640 per row
+    ]),
+}
 
 
 def reference(data: np.ndarray, qtype: T) -> tuple[np.ndarray, str]:
@@ -113,6 +125,16 @@ def random_half_bits(rng: np.random.Generator, n: int, exponent_bits: int) -> np
     return bits.astype(np.uint16)
 
 
+def random_f32_bits(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n random float32 bit patterns, no NaNs, with both zeros, both infinities, the smallest
+    subnormal and the largest finite value among them."""
+    bits = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+    nan = ((bits >> 23) & 0xFF == 0xFF) & ((bits & 0x7FFFFF) != 0)
+    bits[nan] &= ~np.uint32(0x7FFFFF)
+    bits[:6] = [0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x00000001, 0x7F7FFFFF]
+    return bits.view(np.float32)
+
+
 def model_dir() -> Path:
     return Path(os.environ.get("KILN_MODELS") or Path.home() / ".cache" / "kiln" / "models")
 
@@ -137,19 +159,22 @@ def main() -> int:
         add(f"{dtype_name(qtype)}.random", qtype, random_blocks(rng, qtype), "random")
     add("f16.random", T.F16, random_half_bits(rng, 512, 5), "random")
     add("bf16.random", T.BF16, random_half_bits(rng, 512, 8), "random")
+    # Added later than the ones above, so drawn after them: the older files stay the same.
+    add("nvfp4.random", T.NVFP4, random_blocks(rng, T.NVFP4), "random")
+    add("f32.random", T.F32, random_f32_bits(rng, 256), "random")
 
-    model_path = model_dir() / MODEL_FILE
-    if not model_path.exists():
-        print(f"error: {model_path} is missing; run scripts/fetch-models.py", file=sys.stderr)
-        return 1
-    reader = GGUFReader(model_path)
-    tensors = {t.name: t for t in reader.tensors}
-    for tensor_name, rows in REAL_TENSORS:
-        t = tensors[tensor_name]
-        data = t.data if t.data.ndim > 1 else t.data.reshape(1, -1)
-        raw = data[:rows]
-        add(f"{tensor_name.removesuffix('.weight')}.rows{rows}", t.tensor_type, raw,
-            f"{MODEL_FILE}:{tensor_name}[0:{rows}]")
+    for model_file, (prefix, tensor_rows) in REAL_TENSORS.items():
+        model_path = model_dir() / model_file
+        if not model_path.exists():
+            print(f"error: {model_path} is missing; run scripts/fetch-models.py smollm2 gemma3",
+                  file=sys.stderr)
+            return 1
+        tensors = {t.name: t for t in GGUFReader(model_path).tensors}
+        for tensor_name, rows in tensor_rows:
+            t = tensors[tensor_name]
+            data = t.data if t.data.ndim > 1 else t.data.reshape(1, -1)
+            add(f"{prefix}{tensor_name.removesuffix('.weight')}.rows{rows}", t.tensor_type,
+                data[:rows], f"{model_file}:{tensor_name}[0:{rows}]")
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for old in list(OUT_DIR.glob("*.bin")) + list(OUT_DIR.glob("*.f32")):

@@ -11,6 +11,7 @@
 #include "base/dequantize.h"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "base/error.h"
@@ -104,12 +105,37 @@ void iq4_nl_block(const uint8_t* b, float* y) {
 // mxfp4, 17 bytes: u8 e (e8m0 shared exponent: 2^(e - 127)), u8 qs[16] (e2m1 codes).
 // The e2m1 values are stored doubled as small integers, so the scale is halved: 2^(e - 128).
 // x = scale * value
+constexpr int8_t kDoubledE2M1[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
 void mxfp4_block(const uint8_t* b, float* y) {
-  constexpr int8_t kDoubledE2M1[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
   const uint32_t e = b[0];
   // 2^(e - 128) is a float32 subnormal for e < 2, a normal otherwise.
   const float scale = bits_to_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
   for (int j = 0; j < 32; ++j) y[j] = scale * static_cast<float>(kDoubledE2M1[nibble(b + 1, j)]);
+}
+
+// A ue4m3 scale, halved for the doubled e2m1 values: 4 exponent bits (bias 7) and 3 mantissa
+// bits; bit 7 is ignored, and 0x7F (NaN in e4m3) reads as 0, as in ggml.
+float ue4m3_half(uint8_t x) {
+  if (x == 0x7F) return 0.0f;
+  const int exp = (x >> 3) & 0xF;
+  const int man = x & 7;
+  if (exp == 0) return std::ldexp(static_cast<float>(man), -10);
+  return std::ldexp(static_cast<float>(8 + man), exp - 11);
+}
+
+// nvfp4, 36 bytes: u8 d[4] (ue4m3 scale per 16 elements), u8 qs[32] (e2m1 codes). Sub-block s
+// uses qs[8s .. 8s+7]: low nibbles are its elements 0..7, high nibbles 8..15.
+// x = scale * value
+void nvfp4_block(const uint8_t* b, float* y) {
+  for (int s = 0; s < 4; ++s) {
+    const float scale = ue4m3_half(b[s]);
+    const uint8_t* qs = b + 4 + 8 * s;
+    for (int j = 0; j < 8; ++j) {
+      y[16 * s + j] = scale * static_cast<float>(kDoubledE2M1[qs[j] & 15]);
+      y[16 * s + j + 8] = scale * static_cast<float>(kDoubledE2M1[qs[j] >> 4]);
+    }
+  }
 }
 
 // ---- 256-element "K" formats --------------------------------------------------------------
@@ -300,7 +326,7 @@ constexpr Format kFormats[] = {
     {DType::q2_K, q2_K_block},     {DType::q3_K, q3_K_block},     {DType::q4_K, q4_K_block},
     {DType::q5_K, q5_K_block},     {DType::q6_K, q6_K_block},     {DType::q8_K, q8_K_block},
     {DType::iq4_nl, iq4_nl_block}, {DType::iq4_xs, iq4_xs_block}, {DType::tq1_0, tq1_0_block},
-    {DType::tq2_0, tq2_0_block},   {DType::mxfp4, mxfp4_block},
+    {DType::tq2_0, tq2_0_block},   {DType::mxfp4, mxfp4_block},   {DType::nvfp4, nvfp4_block},
 };
 
 BlockFn find_block_fn(DType dtype) {

@@ -15,7 +15,7 @@
 namespace kiln {
 
 // True if dequantize() supports this dtype: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q8_1,
-// q2_K, q3_K, q4_K, q5_K, q6_K, q8_K, iq4_nl, iq4_xs, tq1_0, tq2_0 and mxfp4.
+// q2_K, q3_K, q4_K, q5_K, q6_K, q8_K, iq4_nl, iq4_xs, tq1_0, tq2_0, mxfp4 and nvfp4.
 bool can_dequantize(DType dtype);
 
 // Dequantizes dst.size() elements of `dtype` stored in `src` to float32.

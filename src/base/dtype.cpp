@@ -42,6 +42,8 @@ constexpr std::array kDTypes = {
     DTypeInfo{DType::tq1_0, "tq1_0", 256, 54, false},
     DTypeInfo{DType::tq2_0, "tq2_0", 256, 66, false},
     DTypeInfo{DType::mxfp4, "mxfp4", 32, 17, false},
+    DTypeInfo{DType::nvfp4, "nvfp4", 64, 36, false},  // 4 e4m3 scales, 32 bytes of e2m1 pairs
+    DTypeInfo{DType::q1_0, "q1_0", 128, 18, false},    // f16 scale, 128 sign bits
 };
 
 bool equal_ignoring_case(std::string_view a, std::string_view b) {

@@ -44,6 +44,8 @@ enum class DType : uint32_t {
   tq1_0 = 34,
   tq2_0 = 35,
   mxfp4 = 39,
+  nvfp4 = 40,
+  q1_0 = 41,
 };
 
 struct DTypeInfo {

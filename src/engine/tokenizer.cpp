@@ -1,6 +1,7 @@
 #include "engine/tokenizer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include <fmt/ranges.h>
@@ -146,20 +147,22 @@ Vocab read_vocab(const GGUFFile& file) {
 
   vocab.scores.assign(n, 0.0f);
   if (const gguf::Array* scores = find_array(file, "tokenizer.ggml.scores")) {
-    if (scores->items.size() < n) {
+    if (scores->items.size() != n) {
       user_error("'{}': tokenizer.ggml.scores has {} entries for {} tokens", file.name(),
                  scores->items.size(), n);
     }
     for (size_t i = 0; i < n; ++i) {
       const std::optional<double> score = scores->items[i].as_double();
       if (!score) user_error("'{}': tokenizer.ggml.scores[{}] is not a number", file.name(), i);
+      // The merge queue orders bigrams by score; NaN has no order.
+      if (std::isnan(*score)) user_error("'{}': tokenizer.ggml.scores[{}] is NaN", file.name(), i);
       vocab.scores[i] = static_cast<float>(*score);
     }
   }
 
   vocab.types.assign(n, TokenType::normal);
   if (const gguf::Array* types = find_array(file, "tokenizer.ggml.token_type")) {
-    if (types->items.size() < n) {
+    if (types->items.size() != n) {
       user_error("'{}': tokenizer.ggml.token_type has {} entries for {} tokens", file.name(),
                  types->items.size(), n);
     }
@@ -244,6 +247,30 @@ std::string piece_of(const Vocab& vocab, TokenizerKind kind, size_t id) {
   return "";
 }
 
+// The merges of a byte-level BPE model: each two tokens separated by the first space after the
+// first byte (a left half may itself be a space), whose joined text is a token too. The
+// reference takes any string; a merge it could never use is a sign of a broken file.
+std::vector<std::string> read_merges(const GGUFFile& file, const Vocab& vocab) {
+  std::vector<std::string> merges = read_strings(file, "tokenizer.ggml.merges");
+  for (size_t i = 0; i < merges.size(); ++i) {
+    const std::string_view merge = merges[i];
+    const size_t space = merge.size() < 2 ? std::string_view::npos : merge.find(' ', 1);
+    if (space == std::string_view::npos || space + 1 == merge.size()) {
+      user_error("'{}': tokenizer.ggml.merges[{}] '{}' is not two tokens separated by a space",
+                 file.name(), i, merge);
+    }
+    const std::string joined = std::string(merge.substr(0, space)).append(merge.substr(space + 1));
+    for (const std::string_view part : {merge.substr(0, space), merge.substr(space + 1),
+                                        std::string_view(joined)}) {
+      if (vocab.find(part) == kNoToken) {
+        user_error("'{}': tokenizer.ggml.merges[{}] '{}': '{}' is not a token", file.name(), i,
+                   merge, part);
+      }
+    }
+  }
+  return merges;
+}
+
 // The pre-tokenizer and merges of a byte-level BPE model, the flags and the special token ids:
 // the reference's defaults for the model's kind, then what the metadata says.
 void read_settings(const GGUFFile& file, Tokenizer::Model& model) {
@@ -260,7 +287,7 @@ void read_settings(const GGUFFile& file, Tokenizer::Model& model) {
       user_error("'{}': byte-level BPE tokenizer without merges (tokenizer.ggml.merges)", file.name());
     }
     model.add_bos = pre->adds_bos_by_default();
-    model.bpe.emplace(read_strings(file, "tokenizer.ggml.merges"), std::move(*pre));
+    model.bpe.emplace(read_merges(file, model.vocab), std::move(*pre));
   } else {
     model.bos = n > 1 ? 1 : kNoToken;
     model.eos = n > 2 ? 2 : kNoToken;

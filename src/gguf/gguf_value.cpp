@@ -94,12 +94,12 @@ std::string plural_type_name(ValueType type) {
 
 }  // namespace
 
-std::string format_value(const Value& value, size_t max_items) {
+std::string format_value(const Value& value, size_t max_items, size_t max_string_chars) {
   return std::visit(
       [&](const auto& v) -> std::string {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          return quote(v, 200);
+          return quote(v, max_string_chars);
         } else if constexpr (std::is_same_v<T, Array>) {
           if (v.items.size() > max_items) {
             return fmt::format("[{} {}]", v.items.size(), plural_type_name(v.element_type));
@@ -107,7 +107,7 @@ std::string format_value(const Value& value, size_t max_items) {
           std::string out = "[";
           for (size_t i = 0; i < v.items.size(); ++i) {
             if (i > 0) out += ", ";
-            out += format_value(v.items[i], max_items);
+            out += format_value(v.items[i], max_items, max_string_chars);
           }
           return out + "]";
         } else if constexpr (std::is_same_v<T, bool>) {

@@ -59,8 +59,9 @@ struct KeyValue {
   Value value;
 };
 
-// Prints a value for people: numbers and strings as they are, arrays in full up to
-// `max_items` items and summarized past that ("[49152 strings]").
-std::string format_value(const Value& value, size_t max_items = 8);
+// Prints a value for people: numbers as they are, strings quoted and cut after
+// `max_string_chars` characters ("..."), arrays in full up to `max_items` items and summarized
+// past that ("[49152 strings]").
+std::string format_value(const Value& value, size_t max_items = 8, size_t max_string_chars = 200);
 
 }  // namespace kiln::gguf

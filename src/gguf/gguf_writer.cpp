@@ -61,10 +61,24 @@ void GGUFWriter::set(std::string key, Value value) {
   metadata_.push_back({std::move(key), std::move(value)});
 }
 
+// Refuses what the reader would refuse (gguf_file.cpp), so the writer never makes a file that
+// kiln cannot open.
 void GGUFWriter::add_tensor(std::string name, DType dtype, std::vector<uint64_t> shape,
                             std::span<const uint8_t> data) {
+  for (const PendingTensor& t : tensors_) {
+    KILN_CHECK(t.name != name, "duplicate tensor name '{}'", name);
+  }
+  KILN_CHECK(!shape.empty() && shape.size() <= 4, "tensor '{}' has {} dimensions; 1 to 4 are allowed",
+             name, shape.size());
   uint64_t elements = 1;
-  for (uint64_t d : shape) elements *= d;
+  for (uint64_t d : shape) {
+    KILN_CHECK(!__builtin_mul_overflow(elements, d, &elements),
+               "tensor '{}': the product of its dimensions overflows 64 bits", name);
+  }
+  const uint32_t block_size = dtype_info(dtype).block_size;
+  KILN_CHECK(shape[0] % block_size == 0,
+             "tensor '{}': its first dimension {} is not a multiple of the {} block size {}", name,
+             shape[0], dtype_name(dtype), block_size);
   const std::optional<uint64_t> bytes = dtype_row_bytes(dtype, elements);
   KILN_CHECK(bytes && *bytes == data.size(), "tensor '{}' has {} bytes of data, its shape needs {}",
              name, data.size(), bytes.value_or(0));

@@ -24,6 +24,7 @@ struct ExpectedDType {
 };
 
 // ggml's ids; 4, 5 (q4_2, q4_3), 31..33 (q4_0_4_4 ...) and 36..38 (iq4_nl_4_4 ...) were removed.
+// 40 and 41 checked against gguf-py 0.19.0 (GGMLQuantizationType, GGML_QUANT_SIZES).
 constexpr ExpectedDType kGgmlTypes[] = {
     {0, "f32", 1, 4, true},         {1, "f16", 1, 2, true},
     {2, "q4_0", 32, 18, false},     {3, "q4_1", 32, 20, false},
@@ -41,6 +42,7 @@ constexpr ExpectedDType kGgmlTypes[] = {
     {28, "f64", 1, 8, true},        {29, "iq1_m", 256, 56, false},
     {30, "bf16", 1, 2, true},       {34, "tq1_0", 256, 54, false},
     {35, "tq2_0", 256, 66, false},  {39, "mxfp4", 32, 17, false},
+    {40, "nvfp4", 64, 36, false},   {41, "q1_0", 128, 18, false},
 };
 
 TEST(DType, TableMatchesGgml) {
@@ -76,6 +78,8 @@ TEST(DType, EnumValuesAreGgmlIds) {
   EXPECT_EQ(static_cast<uint32_t>(DType::q8_0), 8u);
   EXPECT_EQ(static_cast<uint32_t>(DType::bf16), 30u);
   EXPECT_EQ(static_cast<uint32_t>(DType::mxfp4), 39u);
+  EXPECT_EQ(static_cast<uint32_t>(DType::nvfp4), 40u);
+  EXPECT_EQ(static_cast<uint32_t>(DType::q1_0), 41u);
 }
 
 TEST(DType, UnknownIdsAreRefused) {
@@ -84,7 +88,7 @@ TEST(DType, UnknownIdsAreRefused) {
   for (uint32_t id = 0; id < 1100; ++id) {
     EXPECT_EQ(dtype_from_id(id).has_value(), known.count(id) == 1) << "id " << id;
   }
-  for (uint32_t id : {4u, 5u, 31u, 32u, 33u, 36u, 37u, 38u, 40u, 1000u, 0xffffffffu}) {
+  for (uint32_t id : {4u, 5u, 31u, 32u, 33u, 36u, 37u, 38u, 42u, 1000u, 0xffffffffu}) {
     EXPECT_FALSE(dtype_from_id(id).has_value()) << "id " << id;
   }
 }
@@ -124,6 +128,8 @@ TEST(DType, RowBytes) {
   EXPECT_EQ(dtype_row_bytes(DType::q4_K, 4096), 16u * 144u);
   EXPECT_EQ(dtype_row_bytes(DType::q6_K, 256), 210u);
   EXPECT_EQ(dtype_row_bytes(DType::mxfp4, 2880), 90u * 17u);
+  EXPECT_EQ(dtype_row_bytes(DType::nvfp4, 2048), 32u * 36u);
+  EXPECT_EQ(dtype_row_bytes(DType::q1_0, 4096), 32u * 18u);
   for (const ExpectedDType& expected : kGgmlTypes) {
     const DType dtype = *dtype_from_id(expected.id);
     EXPECT_EQ(dtype_row_bytes(dtype, 5ull * expected.block_size), 5ull * expected.block_bytes)

@@ -160,6 +160,27 @@ TEST(GGUFHostile, EmptyFile) {
   EXPECT_TRUE(refused({}, "truncated", 0));
 }
 
+// A truncated read names the offset where the missing bytes start.
+TEST(GGUFHostile, TruncatedReadNamesWhereTheBytesRunOut) {
+  Bytes version;
+  version.u32(kMagic).u8(3).u8(0);  // two of the version's four bytes
+  EXPECT_TRUE(refused(version.out, "file is truncated: reading version needs 4 bytes, 2 remain", 4));
+
+  Bytes value_type;
+  value_type.header(0, 1).str("general.architecture");
+  const uint64_t type_offset = value_type.size();
+  value_type.u8(kTypeString).u8(0);  // half of the value type
+  EXPECT_TRUE(refused(value_type.out, "truncated", type_offset));
+
+  Bytes tensor_offset;
+  tensor_offset.header(1, 0).str("w").u32(1).u64(8).u32(kF32);
+  const uint64_t offset_offset = tensor_offset.size();
+  tensor_offset.u32(0);  // half of the data offset
+  EXPECT_TRUE(refused(tensor_offset.out,
+                      "file is truncated: reading tensor data offset needs 8 bytes, 4 remain",
+                      offset_offset));
+}
+
 TEST(GGUFHostile, EveryPrefixOfAValidFileIsRefused) {
   const std::vector<uint8_t> bytes = small_valid_file();
   ASSERT_TRUE(parses(bytes));
@@ -305,11 +326,14 @@ TEST(GGUFHostile, BoolNotZeroOrOne) {
 TEST(GGUFHostile, TensorRunsPastTheEnd) {
   Bytes b;
   b.header(1, 0).tensor_info("w", {16}, kF32, 0).data(32);  // 64 bytes claimed, 32 present
-  EXPECT_TRUE(refused(b.out, "tensor 'w' (64 bytes at data offset 0) runs past the end"));
+  const uint64_t data_start = b.size() - 32;
+  EXPECT_TRUE(refused(b.out, "tensor 'w' (64 bytes at data offset 0) runs past the end", data_start));
 
+  // The offset named is the tensor's, in the file: data section start + data offset.
   Bytes second;
   second.header(2, 0).tensor_info("a", {8}, kF32, 0).tensor_info("b", {8}, kF32, 64).data(64);
-  EXPECT_TRUE(refused(second.out, "tensor 'b' (32 bytes at data offset 64) runs past the end"));
+  EXPECT_TRUE(refused(second.out, "tensor 'b' (32 bytes at data offset 64) runs past the end",
+                      second.size() - 64 + 64));
 
   // An offset whose sum with the size wraps past 2^64 to a small number.
   Bytes wrap;
@@ -332,7 +356,8 @@ TEST(GGUFHostile, DataSectionStartsPastTheEnd) {
 TEST(GGUFHostile, TensorsOverlap) {
   Bytes b;
   b.header(2, 0).tensor_info("a", {16}, kF32, 0).tensor_info("b", {16}, kF32, 32).data(96);
-  EXPECT_TRUE(refused(b.out, "tensor 'b' overlaps tensor 'a'"));
+  // Named at the start of the later tensor, where the overlap begins.
+  EXPECT_TRUE(refused(b.out, "tensor 'b' overlaps tensor 'a'", b.size() - 96 + 32));
 
   Bytes same;
   same.header(2, 0).tensor_info("a", {8}, kF32, 32).tensor_info("b", {8}, kF32, 32).data(64);
@@ -392,8 +417,10 @@ TEST(GGUFHostile, DimensionProductOverflows) {
 TEST(GGUFHostile, TensorByteSizeOverflows) {
   // 2^62 elements fit in 64 bits, but 2^62 f32s take 2^64 bytes.
   Bytes b;
-  b.header(1, 0).tensor_info("w", {1ull << 31, 1ull << 31}, kF32, 0).data(32);
-  EXPECT_TRUE(refused(b.out, "tensor 'w': its size in bytes overflows 64 bits"));
+  b.header(1, 0).str("w").u32(2).u64(1ull << 31).u64(1ull << 31);
+  const uint64_t type_offset = b.size();
+  b.u32(kF32).u64(0).data(32);
+  EXPECT_TRUE(refused(b.out, "tensor 'w': its size in bytes overflows 64 bits", type_offset));
 }
 
 TEST(GGUFHostile, DimensionCount) {
@@ -414,7 +441,7 @@ TEST(GGUFHostile, DimensionCount) {
 }
 
 TEST(GGUFHostile, UnknownTensorType) {
-  for (uint32_t type : {4u, 5u, 31u, 32u, 33u, 36u, 40u, 200u, 0xffffffffu}) {
+  for (uint32_t type : {4u, 5u, 31u, 32u, 33u, 36u, 42u, 200u, 0xffffffffu}) {
     Bytes b;
     b.header(1, 0).str("w").u32(1).u64(256);
     const uint64_t type_offset = b.size();

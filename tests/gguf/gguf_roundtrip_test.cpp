@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -396,6 +397,11 @@ TEST(GGUFValue, FormatValue) {
   nine.pop_back();
   EXPECT_EQ(format_value(make_array(ValueType::u32, nine)), "[0, 1, 2, 3, 4, 5, 6, 7]");
   EXPECT_EQ(format_value(make_array(ValueType::u32, nine), 3), "[8 u32 values]");
+  // Long strings are cut after 200 characters by default, and shown whole when asked.
+  const Value template_text = make_string(std::string(300, 'x'));
+  EXPECT_EQ(format_value(template_text), "\"" + std::string(200, 'x') + "...\"");
+  EXPECT_EQ(format_value(template_text, 8, SIZE_MAX), "\"" + std::string(300, 'x') + "\"");
+  EXPECT_EQ(format_value(make_array(ValueType::string, {template_text}), 8, 2), "[\"xx...\"]");
   EXPECT_EQ(format_value(make_array(ValueType::boolean, std::vector<Value>(20, Value{true}))),
             "[20 bools]");
   EXPECT_EQ(format_value(make_array(ValueType::array,
@@ -466,6 +472,66 @@ TEST(GGUFRoundTrip, WriteToAFileAndOpenIt) {
   // The first file's mapping is still valid: it was the old inode, renamed over.
   EXPECT_EQ(file.get_string("general.architecture"), "llama");
   EXPECT_TRUE(std::equal(data.begin(), data.end(), weights.begin(), weights.end()));
+}
+
+// The mapping of `path` in this process (from /proc/self/maps) that holds `p`, as the address
+// where file offset 0 would be; nullptr if `p` is in no mapping of that file.
+const uint8_t* mapped_file_base(const void* p, const std::filesystem::path& path) {
+  std::ifstream maps("/proc/self/maps");
+  const auto address = reinterpret_cast<uintptr_t>(p);
+  const std::string canonical = std::filesystem::canonical(path).string();
+  std::string line;
+  while (std::getline(maps, line)) {
+    // start-end perms offset dev inode path
+    uintptr_t start = 0, end = 0;
+    unsigned long long offset = 0;
+    char perms[8] = {};
+    char mapped_path[4096] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s %llx %*s %*s %4095s", &start, &end, perms, &offset,
+                    mapped_path) != 5) {
+      continue;
+    }
+    if (address >= start && address < end && canonical == mapped_path) {
+      return reinterpret_cast<const uint8_t*>(start - offset);
+    }
+  }
+  return nullptr;
+}
+
+TEST(GGUFRoundTrip, TensorDataIsMappedNotCopied) {
+  TempDir dir;
+  const std::string path = dir.file("mapped.gguf");
+  std::mt19937 rng(2);
+  GGUFWriter writer;
+  writer.add_tensor("a", DType::f32, {1024}, random_bytes(4096, rng));
+  writer.add_tensor("b", DType::q8_0, {64, 3}, random_bytes(34 * 6, rng));
+  writer.write(path);
+  const GGUFFile file = GGUFFile::open(path);
+  for (const TensorInfo& t : file.tensors()) {
+    SCOPED_TRACE(t.name);
+    const std::span<const uint8_t> data = file.tensor_data(t);
+    // The span points into a mapping of the file itself, at the tensor's place in it.
+    const uint8_t* base = mapped_file_base(data.data(), path);
+    ASSERT_NE(base, nullptr) << "tensor data is not in a mapping of " << path;
+    EXPECT_EQ(static_cast<uint64_t>(data.data() - base), file.data_offset() + t.offset);
+    EXPECT_NE(mapped_file_base(data.data() + data.size() - 1, path), nullptr);
+  }
+}
+
+TEST(GGUFWriter, RefusesWhatTheReaderWouldRefuse) {
+  GGUFWriter writer;
+  writer.add_tensor("w", DType::f32, {2}, std::vector<uint8_t>(8));
+  EXPECT_THROW(writer.add_tensor("w", DType::f32, {2}, std::vector<uint8_t>(8)), InternalError);
+  // 64 q4_0 elements are two blocks, but as rows of 16 they split blocks.
+  EXPECT_THROW(writer.add_tensor("split", DType::q4_0, {16, 4}, std::vector<uint8_t>(36)),
+               InternalError);
+  EXPECT_THROW(writer.add_tensor("no_dims", DType::f32, {}, std::vector<uint8_t>(4)), InternalError);
+  EXPECT_THROW(writer.add_tensor("five", DType::f32, {1, 1, 1, 1, 1}, std::vector<uint8_t>(4)),
+               InternalError);
+  EXPECT_THROW(writer.add_tensor("huge", DType::f32, {1ull << 32, 1ull << 32}, {}), InternalError);
+  // What was refused was not added: the file holds the one tensor and reads back.
+  const std::vector<uint8_t> bytes = writer.to_bytes();
+  EXPECT_EQ(GGUFFile::parse(bytes, "w.gguf").tensors().size(), 1u);
 }
 
 TEST(GGUFRoundTrip, OpenRefusesWhatIsNotAGGUFFile) {

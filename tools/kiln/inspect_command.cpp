@@ -30,6 +30,7 @@ struct DTypeUsage {
 };
 
 constexpr size_t kSummarizeArraysOver = 8;
+constexpr size_t kShortenStringsOver = 200;  // characters; --full shows strings whole
 
 uint64_t parameter_count(const GGUFFile& file) {
   uint64_t total = 0;
@@ -70,6 +71,7 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
 
 void print_text(const GGUFFile& file, const InspectOptions& options) {
   const size_t max_items = options.full ? SIZE_MAX : kSummarizeArraysOver;
+  const size_t max_string_chars = options.full ? SIZE_MAX : kShortenStringsOver;
   fmt::print("file:          {}\n", file.name());
   fmt::print("size:          {} ({} bytes), GGUF version {}, alignment {}\n",
              human_bytes(file.file_size()), file.file_size(), file.version(), file.alignment());
@@ -85,7 +87,7 @@ void print_text(const GGUFFile& file, const InspectOptions& options) {
 
   fmt::print("\nmetadata ({} keys):\n", file.metadata().size());
   for (const gguf::KeyValue& kv : file.metadata()) {
-    fmt::print("  {} = {}\n", kv.key, gguf::format_value(kv.value, max_items));
+    fmt::print("  {} = {}\n", kv.key, gguf::format_value(kv.value, max_items, max_string_chars));
   }
 
   fmt::print("\ntensors ({}; shape in ggml order, innermost dimension first):\n",
@@ -157,8 +159,9 @@ void add_inspect_command(CLI::App& app) {
   command->add_option("file", options->path, "GGUF file to inspect")->required();
   command->add_flag("--json", options->json, "Print JSON instead of text");
   command->add_flag("--full", options->full,
-                    "Print every item of long arrays (by default arrays over 8 items are "
-                    "summarized, e.g. [49152 strings])");
+                    "Print long values whole: every item of arrays (by default arrays over 8 "
+                    "items are summarized, e.g. [49152 strings]) and strings over 200 characters "
+                    "(the chat template)");
   command->callback([options] {
     const GGUFFile file = GGUFFile::open(options->path);
     if (options->json) {

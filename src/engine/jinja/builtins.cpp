@@ -581,14 +581,20 @@ Value first_or_last(const Value& input, bool first, Budget& budget) {
   return first ? items.front() : items.back();
 }
 
+// A float truncated as Python's int() does; nothing for NaN (a ValueError, which jinja2's int
+// filter turns into its default). Python's result past 64 bits, or its OverflowError for an
+// infinity, is an error here: a default in its place would be a wrong value, silently.
+std::optional<int64_t> truncate_float(double d) {
+  if (std::isnan(d)) return std::nullopt;
+  if (std::isinf(d)) fail("cannot convert float infinity to integer");
+  if (std::fabs(d) >= 9.2e18) fail("integer overflow in filter 'int' (kiln's integers are 64-bit)");
+  return static_cast<int64_t>(d);
+}
+
 // Python's int(): from an int, a float (truncated), a bool, or a string in `base`.
 std::optional<int64_t> parse_int(const Value& value, int64_t base) {
   if (value.is_int() || value.is_bool()) return value.as_int();
-  if (value.is_float()) {
-    const double d = value.as_double();
-    if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) return std::nullopt;
-    return static_cast<int64_t>(d);
-  }
+  if (value.is_float()) return truncate_float(value.as_double());
   if (!value.is_string()) return std::nullopt;
   std::string text = value.as_string();
   // Python allows surrounding whitespace, a sign and underscores between digits.
@@ -625,7 +631,7 @@ std::optional<int64_t> parse_int(const Value& value, int64_t base) {
     if (digit < 0 || digit >= base) return std::nullopt;
     if (__builtin_mul_overflow(result, base, &result) ||
         __builtin_add_overflow(result, digit, &result)) {
-      return std::nullopt;
+      fail("integer overflow in filter 'int' (kiln's integers are 64-bit)");
     }
     any = true;
   }
@@ -948,9 +954,7 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
          if (auto parsed = parse_int(input, input.is_string() ? base : 10)) return Value(*parsed);
          // jinja2 then tries int(float(value)).
          if (auto as_float = parse_float(input)) {
-           if (std::isfinite(*as_float) && std::fabs(*as_float) < 9.2e18) {
-             return Value(static_cast<int64_t>(*as_float));
-           }
+           if (auto truncated = truncate_float(*as_float)) return Value(*truncated);
          }
          return bound.present(0) ? bound[0] : Value(0);
        }},
