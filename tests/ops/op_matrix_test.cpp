@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "codegen/llvm/cpu_codegen.h"
 #include "compiler/op_runner.h"
 #include "compiler/pipeline.h"
 #include "kernel/compute/compute_def.h"
@@ -183,7 +184,11 @@ TEST(SymbolicSizes, OneCompiledKernelServesEverySize) {
   for (const OpCase* c : same_definition) bindings.insert(c->sizes);
   ASSERT_GE(bindings.size(), 10u) << "matmul_q4_0 should run at many size bindings";
 
+  const codegen::CpuCompileStats before = codegen::cpu_compile_stats();
   const compiler::CompiledOp op = compiler::compile(same_definition.front()->def, {});
+  // Each kernel went through code generation once (compiled by LLVM or read from the cache).
+  EXPECT_EQ(codegen::cpu_compile_stats().kernels() - before.kernels(), static_cast<int64_t>(op.kernels.size()));
+  const codegen::CpuCompileStats compiled = codegen::cpu_compile_stats();
   compiler::OpRunner runner(device, op);
   const int loads = device.loads();
   EXPECT_EQ(loads, static_cast<int>(op.kernels.size()));
@@ -206,6 +211,7 @@ TEST(SymbolicSizes, OneCompiledKernelServesEverySize) {
     for (auto& [name, b] : buffers) device.release(b);
   }
   EXPECT_EQ(device.loads(), loads) << "running at new sizes loaded kernels again";
+  EXPECT_EQ(codegen::cpu_compile_stats().kernels(), compiled.kernels()) << "running at new sizes compiled again";
 }
 
 }  // namespace
