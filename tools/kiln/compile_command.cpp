@@ -1,7 +1,8 @@
 // `kiln compile OP`: compiles one operator for a target and prints the stages asked for, so a
 // reader can see what each stage of the compiler does (compute definition, schedule, loop IR,
-// LLVM IR, host assembly, OpenCL C). `kiln compile --model FILE` prints a model's graph and its
-// kernel groups (the fusion pass).
+// LLVM IR, host assembly, OpenCL C). `kiln compile --model FILE` and `--graph TEXT` print a
+// whole graph: the graph, its kernel groups (the fusion pass), and any stage of each distinct
+// definition it compiles.
 #include <algorithm>
 #include <fstream>
 #include <functional>
@@ -307,7 +308,9 @@ void run_compile(const CompileFlags& flags) {
 void add_compile_command(CLI::App& app) {
   auto flags = std::make_shared<CompileFlags>();
   CLI::App* command = app.add_subcommand(
-      "compile", "Compile one operator for a target and print the stages of the compiler");
+      "compile",
+      "Compile an operator, a graph given as text (--graph) or a model's graph (--model) for a target, and print "
+      "the stages of the compiler");
   command->add_option("op", flags->op, "Operator: " + operator_list());
   command->add_option("-m,--model", flags->model,
                       "A GGUF model instead of an operator: --dump prints its graph, its kernel groups after "
