@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -140,38 +141,117 @@ class Interpreter {
     }
   }
 
-  // The threads of a work-group, as a GPU runs them: every thread finishes the statements
-  // before a barrier before any thread goes past it. Barriers must sit in the top-level block
-  // of the thread loop's body (under its lets), as lowering puts them.
+  // One GPU thread's state while a work-group runs in lock step: its variables, and its
+  // register and private allocations.
+  struct ThreadState {
+    std::map<std::string, Lanes> vars;
+    std::map<std::string, std::vector<double>> private_buffers;
+  };
+
+  // The threads of a work-group, as a GPU runs them: statement by statement in lock step, so
+  // that every thread finishes what comes before a barrier before any thread goes past it.
+  // Statements without a barrier run thread after thread; a loop, `if` or `let` that holds a
+  // barrier must be the same for every thread (as barriers require).
   void run_threads_in_step(const For* op, int64_t begin, int64_t end) {
-    std::vector<const LetStmt*> lets;
-    Stmt body = op->body;
-    while (body.kind() == StmtKind::LetStmt) {
-      lets.push_back(body.as<LetStmt>());
-      body = lets.back()->body;
+    std::vector<ThreadState> threads(static_cast<size_t>(end - begin));
+    for (size_t t = 0; t < threads.size(); ++t) {
+      threads[t].vars = vars;
+      threads[t].vars[op->var] = {static_cast<double>(begin + static_cast<int64_t>(t))};
     }
-    if (body.kind() != StmtKind::Block) throw std::runtime_error("a barrier under control flow");
-    std::vector<std::vector<Stmt>> phases(1);
-    for (const Stmt& inner : body.as<Block>()->stmts) {
-      if (inner.kind() == StmtKind::Barrier) phases.emplace_back();
-      else if (has_barrier(inner)) throw std::runtime_error("a barrier under control flow");
-      else phases.back().push_back(inner);
-    }
-    for (const std::vector<Stmt>& phase : phases) {
-      for (int64_t t = begin; t < end; ++t) {
-        Bind thread(vars, op->var, {static_cast<double>(t)});
-        run_under_lets(lets, 0, phase);
-      }
-    }
+    run_in_step(op->body, threads);
   }
 
-  void run_under_lets(const std::vector<const LetStmt*>& lets, size_t k, const std::vector<Stmt>& phase) {
-    if (k == lets.size()) {
-      for (const Stmt& s : phase) run(s);
+  // Runs `f` as thread `t`: its variables and private buffers in place of the interpreter's.
+  template <typename F>
+  void as_thread(ThreadState& t, F f) {
+    std::swap(vars, t.vars);
+    std::map<std::string, std::vector<double>> shadowed;
+    for (auto& [name, data] : t.private_buffers) {
+      if (buffers.count(name)) shadowed[name] = std::move(buffers[name]);
+      buffers[name] = std::move(data);
+    }
+    f();
+    for (auto& [name, data] : t.private_buffers) {
+      data = std::move(buffers[name]);
+      buffers.erase(name);
+    }
+    for (auto& [name, data] : shadowed) buffers[name] = std::move(data);
+    std::swap(vars, t.vars);
+  }
+
+  // The value of `e`, which must be the same in every thread.
+  Lanes uniform(const Expr& e, std::vector<ThreadState>& threads) {
+    Lanes first;
+    for (size_t t = 0; t < threads.size(); ++t) {
+      as_thread(threads[t], [&] {
+        const Lanes v = eval(e);
+        if (t == 0) first = v;
+        else if (v != first) throw std::runtime_error("a barrier under control flow that differs between threads");
+      });
+    }
+    return first;
+  }
+
+  void run_in_step(const Stmt& s, std::vector<ThreadState>& threads) {
+    if (!has_barrier(s)) {
+      for (ThreadState& t : threads) as_thread(t, [&] { run(s); });
       return;
     }
-    Bind bind(vars, lets[k]->name, eval(lets[k]->value));
-    run_under_lets(lets, k + 1, phase);
+    switch (s.kind()) {
+      case StmtKind::Barrier: break;  // lock step: every thread is already here
+      case StmtKind::Block:
+        for (const Stmt& inner : s.as<Block>()->stmts) run_in_step(inner, threads);
+        break;
+      case StmtKind::LetStmt: {
+        const LetStmt* op = s.as<LetStmt>();
+        std::vector<std::optional<Lanes>> saved(threads.size());
+        for (size_t t = 0; t < threads.size(); ++t) {
+          auto& tv = threads[t].vars;
+          if (tv.count(op->name)) saved[t] = tv[op->name];
+          Lanes value;
+          as_thread(threads[t], [&] { value = eval(op->value); });
+          tv[op->name] = value;
+        }
+        run_in_step(op->body, threads);
+        for (size_t t = 0; t < threads.size(); ++t) {
+          if (saved[t]) threads[t].vars[op->name] = *saved[t];
+          else threads[t].vars.erase(op->name);
+        }
+        break;
+      }
+      case StmtKind::For: {
+        const For* op = s.as<For>();
+        if (op->for_kind == ForKind::GpuThread) throw std::runtime_error("nested GPU thread loops with barriers");
+        const int64_t begin = static_cast<int64_t>(uniform(op->min, threads)[0]);
+        const int64_t end = begin + static_cast<int64_t>(uniform(op->extent, threads)[0]);
+        for (int64_t v = begin; v < end; ++v) {
+          for (ThreadState& t : threads) t.vars[op->var] = {static_cast<double>(v)};
+          run_in_step(op->body, threads);
+        }
+        for (ThreadState& t : threads) t.vars.erase(op->var);
+        break;
+      }
+      case StmtKind::IfThenElse: {
+        const IfThenElse* op = s.as<IfThenElse>();
+        run_in_step(uniform(op->condition, threads)[0] != 0 ? op->then_case : op->else_case, threads);
+        break;
+      }
+      case StmtKind::Allocate: {
+        const Allocate* op = s.as<Allocate>();
+        const auto size = static_cast<size_t>(uniform(op->size, threads)[0]);
+        std::vector<double> fresh(size, std::numeric_limits<double>::quiet_NaN());
+        if (op->scope == MemoryScope::Shared) {
+          Bind bind(buffers, op->name, fresh);
+          run_in_step(op->body, threads);
+        } else {
+          for (ThreadState& t : threads) t.private_buffers[op->name] = fresh;
+          run_in_step(op->body, threads);
+          for (ThreadState& t : threads) t.private_buffers.erase(op->name);
+        }
+        break;
+      }
+      default: throw std::runtime_error("a barrier where the test interpreter cannot follow it");
+    }
   }
 
   // Binds a name for one scope, restoring what it hid afterwards.

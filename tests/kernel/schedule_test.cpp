@@ -250,7 +250,7 @@ TEST(SchedulePrimitives, GpuRulesFuseAxesBeyondThreeGridDimensions) {
 // GPU matmul: one thread per output column; the row of x every thread reads is copied a tile
 // of r at a time into shared memory by the work-group (cache_read), between barriers. The
 // threads past the last column still load and wait: only their updates and store are guarded.
-// (Run for real on OpenCL by the op matrix; the test interpreter runs only top-level barriers.)
+// 70 columns and 130 terms: neither a whole number of 64-thread tiles.
 TEST(SchedulePrimitives, CacheReadCopiesARegionIntoSharedMemory) {
   const ComputeDef def = matmul(DType::f32);
   const Schedule s = default_schedule(def, TargetKind::Gpu);
@@ -270,6 +270,20 @@ TEST(SchedulePrimitives, CacheReadCopiesARegionIntoSharedMemory) {
                                "barrier()\n}\n}\nif (j < n) {\nout[i * n + j] = out_acc[0]"}) {
     EXPECT_NE(loops.find(expected), std::string::npos) << expected << "\nnot in\n" << loops;
   }
+
+  const int64_t m = 2, n = 70, k = 130;
+  const Sizes sizes = {{"m", m}, {"n", n}, {"k", k}};
+  const Buffers inputs = random_inputs(def, sizes);
+  std::vector<double> want(static_cast<size_t>(m * n), 0.0);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t r = 0; r < k; ++r) {
+        want[static_cast<size_t>(i * n + j)] +=
+            inputs.at("x")[static_cast<size_t>(i * k + r)] * inputs.at("w")[static_cast<size_t>(j * k + r)];
+      }
+    }
+  }
+  expect_near(run(op, def, sizes, inputs).at("out"), want, loops);
 
   Schedule not_an_input(def);
   EXPECT_THROW(not_an_input.cache_read("out", "out", "copy"), InternalError);
