@@ -127,6 +127,7 @@ class KernelLowering {
       ctx.store_index = flat_index(stage.store_at, ctx.output->shape);
     }
     check_reduce_loops_innermost(ctx);
+    check_guards_uniform_across_lanes(ctx);
     return lower_nest(ctx, 0);
   }
 
@@ -192,6 +193,32 @@ class KernelLowering {
         }
       }
       in_reduce = in_reduce || l.is_reduce;
+    }
+  }
+
+  // A split's guard (`k < extent`, for a factor that may not divide) must not depend on a
+  // vectorized loop: it would hold for some lanes and not others, and a vector load or store
+  // under it would touch the elements past the edge it exists to avoid.
+  void check_guards_uniform_across_lanes(const NestContext& ctx) const {
+    for (const Relation& r : ctx.schedule->relations) {
+      if (r.kind != Relation::Kind::Split || r.tail != TailStrategy::GuardWithIf ||
+          divides(r.factor, r.old_extent, def_.size_multiples)) {
+        continue;
+      }
+      // The loops r.old_var is made of: its split's two halves and whatever they became.
+      std::set<std::string> parts = {r.outer, r.inner};
+      for (const Relation& later : ctx.schedule->relations) {
+        if (later.kind == Relation::Kind::Split && parts.count(later.old_var)) parts.insert({later.outer, later.inner});
+        if (later.kind == Relation::Kind::Fuse && (parts.count(later.outer) || parts.count(later.inner))) {
+          parts.insert(later.fused);
+        }
+      }
+      for (const LoopDim& l : ctx.loops) {
+        KILN_CHECK(!(l.kind == ForKind::Vectorized && parts.count(l.var)),
+                   "stage '{}': the guard of split '{}' would differ across the lanes of vectorized loop '{}'; split "
+                   "with a separate remainder loop, or by a factor that divides the extent",
+                   ctx.stage->name, r.old_var, l.var);
+      }
     }
   }
 
@@ -755,6 +782,7 @@ class KernelLowering {
                  producer.name, consumer.stage->name, l.var);
       ctx.loops.push_back(l);
     }
+    check_guards_uniform_across_lanes(ctx);
     ctx.store_buffer = storage_.at(producer.name).name;
     ctx.store_index = Expr(int64_t{0});
     if (producer.reduce == ReduceKind::None) {
