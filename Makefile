@@ -21,8 +21,9 @@ run: deps build model
 	$(BUILD)/tools/kiln/kiln run -m $(MODEL) --chat --temp 0 -n 96 -p "$(PROMPT)"
 	@echo
 
+# Tests keep compiled kernels in the build folder, not in the user's ~/.cache/kiln/kernels.
 test: deps build model
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && KILN_CACHE=$(abspath $(BUILD))/kernel-cache ctest --output-on-failure -j $(JOBS)
 	$(MAKE) asan-test
 
 deps:
@@ -36,7 +37,7 @@ build:
 asan-test:
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DKILN_WERROR=$(WERROR) -DKILN_SANITIZE=ON -DKILN_ONLY_PARSERS=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && KILN_CACHE=$(abspath $(ASAN_BUILD))/kernel-cache ctest --output-on-failure -j $(JOBS)
 
 model:
 	./scripts/fetch-models.py smollm2 >/dev/null

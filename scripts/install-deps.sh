@@ -26,10 +26,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Python packages for the golden-file scripts and a few CLI tests, pinned to the versions that
-# made the committed goldens (tests/data/*/manifest.txt).
+# Python packages for a few CLI tests and the golden-file scripts: gguf pinned to the version
+# that made the committed goldens (tests/data/*/manifest.txt). numpy comes with it, in whatever
+# version satisfies gguf: a numpy already there (Debian's python3-numpy, which other Debian
+# packages are built against) is kept rather than shadowed by a newer one.
 PY=${PYTHON:-python3}
-PIP_PACKAGES=(gguf==0.19.0 numpy==2.4.6)
+PIP_PACKAGES=(gguf==0.19.0)
 if ! "$PY" - "${PIP_PACKAGES[@]}" 2>/dev/null <<'CHECK'
 import importlib.metadata, sys
 for pin in sys.argv[1:]:

@@ -1,6 +1,5 @@
 #include "codegen/kernel_cache.h"
 
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -78,24 +77,25 @@ void write_cache_entry(const std::string& dir, const std::string& file_name, std
   std::filesystem::create_directories(dir, error);
   if (error) return;
   const std::filesystem::path final_path = std::filesystem::path(dir) / file_name;
-  static std::atomic<uint64_t> writes{0};
-  const std::filesystem::path temporary =
-      final_path.string() + ".tmp" + std::to_string(::getpid()) + "." + std::to_string(writes++);
+  // mkstemp picks a name no other writer (another process, another machine sharing the
+  // folder) holds.
+  std::string temporary = final_path.string() + ".tmpXXXXXX";
+  const int fd = ::mkstemp(temporary.data());
+  if (fd < 0) return;
   const Header header{identity.size(), payload.size(), fnv1a(payload)};
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    file.write(kMagic, sizeof kMagic);
-    file.write(reinterpret_cast<const char*>(&header), sizeof header);
-    file.write(identity.data(), static_cast<std::streamsize>(identity.size()));
-    file.write(payload.data(), static_cast<std::streamsize>(payload.size()));
-    if (!file.flush()) {
-      file.close();
-      std::filesystem::remove(temporary, error);
-      return;
-    }
+  std::string bytes(kMagic, sizeof kMagic);
+  bytes.append(reinterpret_cast<const char*>(&header), sizeof header);
+  bytes.append(identity);
+  bytes.append(payload);
+  bool written = true;
+  for (size_t done = 0; written && done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    written = n > 0;
+    if (written) done += static_cast<size_t>(n);
   }
-  std::filesystem::rename(temporary, final_path, error);
-  if (error) std::filesystem::remove(temporary, error);
+  written = ::close(fd) == 0 && written;
+  if (written) std::filesystem::rename(temporary, final_path, error);
+  if (!written || error) std::filesystem::remove(temporary, error);
 }
 
 }  // namespace kiln::codegen

@@ -151,14 +151,25 @@ class Parser {
   SymExpr sym_expr() {
     SymExpr e = sym_term();
     while (true) {
-      if (accept('+')) e = e + sym_term();
-      else if (peek('-') && !peek_arrow()) {
+      if (accept('+')) {
+        const SymExpr rhs = sym_term();
+        e = bounded(checked([&] { return e + rhs; }));
+      } else if (peek('-') && !peek_arrow()) {
         ++pos_;
-        e = e - sym_term();
+        const SymExpr rhs = sym_term();
+        e = bounded(checked([&] { return e - rhs; }));
       } else {
         return e;
       }
     }
+  }
+
+  // Products of sums are multiplied out: a short text could ask for a huge polynomial.
+  SymExpr bounded(SymExpr e) {
+    if (e.kind() == SymKind::Sum && e.node().terms.size() > kMaxTerms) {
+      fail(fmt::format("a size with more than {} terms", kMaxTerms));
+    }
+    return e;
   }
 
   bool peek(char c) {
@@ -170,10 +181,18 @@ class Parser {
   SymExpr sym_term() {
     SymExpr e = sym_factor();
     while (true) {
-      if (accept('*')) e = e * sym_factor();
-      else if (accept('/')) e = checked([&] { return e / sym_factor(); });
-      else if (accept('%')) e = checked([&] { return e % sym_factor(); });
-      else return e;
+      if (accept('*')) {
+        const SymExpr rhs = sym_factor();
+        e = bounded(checked([&] { return e * rhs; }));
+      } else if (accept('/')) {
+        const SymExpr rhs = sym_factor();
+        e = checked([&] { return e / rhs; });
+      } else if (accept('%')) {
+        const SymExpr rhs = sym_factor();
+        e = checked([&] { return e % rhs; });
+      } else {
+        return e;
+      }
     }
   }
 
@@ -189,7 +208,10 @@ class Parser {
       expect(')');
       return e;
     }
-    if (accept('-')) return -sym_factor();
+    if (accept('-')) {
+      const SymExpr operand = sym_factor();
+      return checked([&] { return -operand; });
+    }
     skip_space();
     if (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) return SymExpr(integer());
     const std::string n = name("a size: an integer or a symbol");
@@ -383,6 +405,7 @@ class Parser {
   }
 
   static constexpr int kMaxDepth = 64;
+  static constexpr size_t kMaxTerms = 64;
   std::string_view text_;
   size_t pos_ = 0;
   int depth_ = 0;

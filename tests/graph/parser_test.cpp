@@ -84,6 +84,10 @@ TEST(GraphParser, MalformedTextIsRefusedWithItsPlace) {
   expect_refused("graph(x: f32[" + std::string(100, '(') + "n" + std::string(100, ')') + "]) {\n}",
                  "sizes nest deeper than 64 levels");
   expect_refused(head + "  %0 = slice(x, axis=0, start=0, length=n / m)\n} -> (%0)", "line 2");
+  std::string huge = "(a + b + c + d + e + f + g + h)";
+  for (int i = 0; i < 4; ++i) huge += " * (a + b + c + d + e + f + g + h)";
+  expect_refused("graph(x: f32[" + huge + "]) {\n}", "a size with more than 64 terms");
+  expect_refused("graph(x: f32[9223372036854775807 + 1]) {\n}", "line 1");  // overflow, placed
   expect_refused(head + "  %0 = silu(x)\n} -> (%0", "expected ')'");
 }
 

@@ -300,6 +300,19 @@ TEST(SchedulePrimitives, CacheReadCopiesARegionIntoSharedMemory) {
 
   Schedule not_an_input(def);
   EXPECT_THROW(not_an_input.cache_read("out", "out", "copy"), InternalError);
+  // A reader that reads its copy at two patterns is refused: the region fits only one.
+  ComputeDef twice = def;
+  twice.stages.back().body = twice.stages.back().body +
+                             ir::Access::make(ir::Type::f32(), "x", {ir::var("i"), ir::var("k") - 1 - ir::var("r")});
+  Schedule two_patterns(twice);
+  two_patterns.stage("out")
+      .gpu_block("i", 1)
+      .split("j", "jo", "jt", Expr(int64_t{64}))
+      .gpu_block("jo")
+      .gpu_thread("jt")
+      .split("r", "ro", "ri", Expr(int64_t{64}));
+  two_patterns.cache_read("x", "out", "x_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
+  EXPECT_THROW(lower(two_patterns, {.gpu = true}), InternalError);
   // Computed at the column blocks, the copy would span every tile of r: k is not a constant.
   Schedule too_far_out(def);
   too_far_out.stage("out").gpu_block("i", 1).split("j", "jo", "jt", Expr(int64_t{64})).gpu_block("jo").gpu_thread("jt");

@@ -343,7 +343,8 @@ void add_compile_command(CLI::App& app) {
                       "CPU to generate the llvm/asm dumps for, e.g. znver5 (AVX-512) or skylake; default: this host");
   command->add_option("--rank", flags->rank,
                       "Rank of element-wise operators, and of slice and concat (along the last axis)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 8));
   command->callback([flags] { run_compile(*flags); });
 }
 

@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "kernel/compute/dequant_expr.h"
+#include "kernel/ir/equal.h"
 #include "kernel/ir/evaluate.h"
 #include "kernel/ir/printer.h"
 #include "kernel/ir/simplify.h"
@@ -47,15 +48,19 @@ bool divides(const Expr& factor, const Expr& extent, const std::map<std::string,
   return it != multiples.end() && it->second % *f == 0;
 }
 
-// Collects the first Access of `tensor` in an expression.
+// Collects the Accesses of `tensor` in an expression: the first, and all of them.
 class FindAccess : public ir::IRMutator {
  public:
   explicit FindAccess(std::string tensor) : tensor_(std::move(tensor)) {}
   const ir::Access* found = nullptr;
+  std::vector<const ir::Access*> all;
 
  protected:
   Expr visit(const ir::Access* op, const Expr& e) override {
-    if (op->tensor == tensor_ && found == nullptr) found = op;
+    if (op->tensor == tensor_) {
+      if (found == nullptr) found = op;
+      all.push_back(op);
+    }
     return ir::IRMutator::visit(op, e);
   }
 
@@ -459,7 +464,9 @@ class KernelLowering {
   // A stage computed at a consumer's loop into shared memory, element-wise: the part of it the
   // consumer reads inside that loop, loaded by the work-group together (cache_read).
   bool is_region_copy(const Stage& s) const {
-    return s.reduce == ReduceKind::None && schedule_.of(s.name).storage == MemoryScope::Shared;
+    const StageSchedule& ss = schedule_.of(s.name);
+    KILN_CHECK(!ss.copy || ss.storage == MemoryScope::Shared, "copy '{}' must be stored in shared memory", s.name);
+    return ss.copy && ss.placement == Placement::ComputeAt;
   }
 
   // A reduction on the CPU: accumulators in registers, set to the identity before the reduction
@@ -676,8 +683,17 @@ class KernelLowering {
     KILN_CHECK(ctx.prefix.empty(), "stage '{}': a region copy inside a stage computed elsewhere", producer.name);
     FindAccess finder(producer.name);
     finder.mutate(ctx.stage->body);
+    if (ctx.stage->epilogue.defined()) finder.mutate(ctx.stage->epilogue);
     KILN_CHECK(finder.found != nullptr, "stage '{}' is computed at '{}', which does not read it", producer.name,
                ctx.stage->name);
+    // The region is planned from one read; a read at other indices could fall outside it.
+    for (const ir::Access* other : finder.all) {
+      for (size_t d = 0; d < other->indices.size(); ++d) {
+        KILN_CHECK(ir::equal(other->indices[d], finder.found->indices[d]),
+                   "stage '{}': '{}' reads its copy '{}' at different indices; a copy serves one read pattern",
+                   ctx.stage->name, ctx.stage->name, producer.name);
+      }
+    }
     std::map<std::string, Expr> defs;
     for (const auto& [name, value] : definitions(ctx)) defs[name] = value;
     const std::map<std::string, int64_t> varying = varying_inside(ctx, var);
@@ -686,8 +702,9 @@ class KernelLowering {
     Region region;
     int64_t size = 1;
     for (const Expr& index : finder.found->indices) {
+      // Down to loop variables: each pass replaces a variable by what defines it, until none is left.
       Expr e = index;
-      for (int pass = 0; pass < 8; ++pass) e = ir::substitute(e, defs);  // down to loop variables
+      for (Expr next = ir::substitute(e, defs); !ir::equal(next, e); next = ir::substitute(e, defs)) e = next;
       const Expr min = ir::simplify(ir::substitute(e, at_zero));
       const Expr offset = ir::simplify(e - min);
       std::set<std::string> used;
@@ -720,8 +737,9 @@ class KernelLowering {
       region.extents.push_back(hi + 1);
       size *= hi + 1;
     }
-    KILN_CHECK(size <= kMaxRegionElements, "stage '{}': a copy of {} elements does not fit shared memory", producer.name,
-               size);
+    KILN_CHECK(size * producer.type.bytes() <= kMaxSharedBytes,
+               "stage '{}': a copy of {} elements does not fit the {} bytes of shared memory OpenCL promises",
+               producer.name, size, kMaxSharedBytes);
     regions_[producer.name] = region;
     return size;
   }
@@ -791,8 +809,9 @@ class KernelLowering {
     return lower_nest(ctx, 0);
   }
 
-  // Shared memory for one copy: 8192 f32 are 32 KiB, what OpenCL promises a work-group.
-  static constexpr int64_t kMaxRegionElements = 8192;
+  // Shared memory for one copy: what OpenCL promises every work-group. (Several copies at one
+  // loop are each checked alone; the device's own limit is not asked.)
+  static constexpr int64_t kMaxSharedBytes = 32 * 1024;
   struct Region {
     std::vector<Expr> mins;  // the first corner, over the consumer's outer loop variables
     std::vector<int64_t> extents;

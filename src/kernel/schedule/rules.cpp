@@ -322,6 +322,21 @@ void schedule_gpu_stage(const Stage& s, StageRef ref, size_t bound, const Schedu
 // every thread of a work-group over j reads at the same points. "" for none.
 std::string input_shared_across_columns(const ComputeDef& def, const Stage& s) {
   if (s.axes.size() != 2 || s.reduce_axes.size() != 1 || s.reduce == ReduceKind::None) return "";
+  // A contraction: another input is read along j and r (matmul's w). A row reduction such as
+  // sum's out(i, 0) has no columns to spread over threads: it reduces across them instead.
+  if (const int64_t* columns = ir::as_const_int(s.extents[1]); columns != nullptr && *columns == 1) return "";
+  bool reads_along_columns = false;
+  for (const TensorDecl& input : def.inputs) {
+    for (const ir::Access* a : accesses_of(s.body, input.name)) {
+      bool uses_j = false;
+      for (const ir::Expr& index : a->indices) {
+        const ir::Var* v = index.as<ir::Var>();
+        uses_j = uses_j || (v != nullptr && v->name == s.axes[1]);
+      }
+      reads_along_columns = reads_along_columns || uses_j;
+    }
+  }
+  if (!reads_along_columns) return "";
   for (const TensorDecl& input : def.inputs) {
     const std::vector<const ir::Access*> reads = accesses_of(s.body, input.name);
     if (reads.empty() || input.shape.size() != 2) continue;

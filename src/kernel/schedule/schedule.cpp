@@ -69,6 +69,7 @@ StageRef Schedule::cache_read(const std::string& tensor, const std::string& read
   const size_t index = static_cast<size_t>(at - def_.stages.begin());
   StageSchedule schedule;
   schedule.stage = name;
+  schedule.copy = true;
   for (size_t d = 0; d < copy.axes.size(); ++d) schedule.loops.push_back({copy.axes[d], copy.extents[d]});
   def_.stages.insert(def_.stages.begin() + static_cast<std::ptrdiff_t>(index), std::move(copy));
   stages_.insert(stages_.begin() + static_cast<std::ptrdiff_t>(index), std::move(schedule));

@@ -51,6 +51,7 @@ struct StageSchedule {
   Placement placement = Placement::Root;
   std::string at_stage, at_loop;  // ComputeAt: inside this loop of that stage
   std::string rfactor;            // the reduce loop whose points keep partial results, or ""
+  bool copy = false;              // made by cache_read: holds the region of an input its reader reads
   ir::MemoryScope storage = ir::MemoryScope::Register;  // of a compute_at stage and of partials
 };
 
@@ -99,7 +100,8 @@ class Schedule {
   // tensor(axes), which `reader` then reads instead (TVM's cache_read). Computed at one of
   // the reader's loops and stored in shared memory, it holds the part of the input the
   // reader's loops inside that loop and its GPU threads touch: the work-group loads that part
-  // once, together, and each thread reads it from there. Returns the new stage.
+  // once, together, and each thread reads it from there. Returns the new stage. It goes in
+  // before its reader: StageRefs taken earlier may point at another stage afterwards.
   StageRef cache_read(const std::string& tensor, const std::string& reader, const std::string& name);
   const StageSchedule& of(const std::string& name) const;
   const std::vector<StageSchedule>& stages() const { return stages_; }
