@@ -313,6 +313,22 @@ TEST(SchedulePrimitives, CacheReadCopiesARegionIntoSharedMemory) {
       .split("r", "ro", "ri", Expr(int64_t{64}));
   two_patterns.cache_read("x", "out", "x_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
   EXPECT_THROW(lower(two_patterns, {.gpu = true}), InternalError);
+  // Copies of x (128 elements) and of w (64 columns x 128) each fit 32 KiB; together they do not.
+  Schedule both(def);
+  both.stage("out")
+      .gpu_block("i", 1)
+      .split("j", "jo", "jt", Expr(int64_t{64}))
+      .gpu_block("jo")
+      .gpu_thread("jt")
+      .split("r", "ro", "ri", Expr(int64_t{128}));
+  both.cache_read("x", "out", "x_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
+  both.cache_read("w", "out", "w_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
+  try {
+    lower(both, {.gpu = true});
+    ADD_FAILURE() << "33280 bytes of shared memory accepted";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs 33280 bytes of shared memory"), std::string::npos) << e.what();
+  }
   // Computed at the column blocks, the copy would span every tile of r: k is not a constant.
   Schedule too_far_out(def);
   too_far_out.stage("out").gpu_block("i", 1).split("j", "jo", "jt", Expr(int64_t{64})).gpu_block("jo").gpu_thread("jt");

@@ -809,8 +809,8 @@ class KernelLowering {
     return lower_nest(ctx, 0);
   }
 
-  // Shared memory for one copy: what OpenCL promises every work-group. (Several copies at one
-  // loop are each checked alone; the device's own limit is not asked.)
+  // Shared memory for one copy: what OpenCL promises every work-group. (The kernel's total is
+  // checked once it is lowered; the device's own, often larger, limit is not asked.)
   static constexpr int64_t kMaxSharedBytes = 32 * 1024;
   struct Region {
     std::vector<Expr> mins;  // the first corner, over the consumer's outer loop variables
@@ -837,6 +837,29 @@ std::map<std::string, LocalStorage> plan_local_storage(const Schedule& schedule)
   }
   return storage;
 }
+
+// The shared memory a work-group of the kernel holds: every shared allocation counted, as if
+// all were live at once (OpenCL declares them all at kernel scope).
+int64_t shared_bytes(const Stmt& s) {
+  class Sum : public ir::IRMutator {
+   public:
+    int64_t bytes = 0;
+   protected:
+    Stmt visit(const ir::Allocate* op, const Stmt& s) override {
+      if (op->scope == MemoryScope::Shared) {
+        const int64_t* size = ir::as_const_int(op->size);
+        KILN_CHECK(size != nullptr, "shared allocation {} needs a constant size", op->name);
+        bytes += *size * op->element_type.bytes();
+      }
+      return ir::IRMutator::visit(op, s);
+    }
+  } sum;
+  sum.mutate(s);
+  return sum.bytes;
+}
+
+// What OpenCL promises every work-group (CL_DEVICE_LOCAL_MEM_SIZE is at least 32 KiB).
+constexpr int64_t kMaxSharedBytesPerKernel = 32 * 1024;
 
 void find_launch_shape(const Stmt& s, ir::Kernel& kernel) {
   class Scan : public ir::IRMutator {
@@ -900,7 +923,12 @@ LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
     kernel.buffers.push_back({stage->name, output ? storage_type(output->dtype) : stage->type, true});
     kernel.size_params = def.size_params;
     kernel.body = body;
-    if (options.gpu) find_launch_shape(body, kernel);
+    if (options.gpu) {
+      find_launch_shape(body, kernel);
+      const int64_t shared = shared_bytes(body);
+      KILN_CHECK(shared <= kMaxSharedBytesPerKernel, "kernel '{}' needs {} bytes of shared memory; OpenCL promises {}",
+                 kernel.name, shared, kMaxSharedBytesPerKernel);
+    }
     op.kernels.push_back(std::move(kernel));
 
     if (std::none_of(def.outputs.begin(), def.outputs.end(), [&](const TensorDecl& t) { return t.name == stage->name; })) {
