@@ -298,29 +298,36 @@ TEST(SchedulePrimitives, CacheReadCopiesARegionIntoSharedMemory) {
   }
   expect_near(run(op, def, sizes, inputs).at("out"), want, loops);
 
+}
+
+// A work-group per row and 64 columns, a thread per column, r in tiles of `r_tile` (what the
+// GPU rules do for matmul), before any copy is made.
+Schedule gpu_columns(const ComputeDef& def, int64_t r_tile) {
+  Schedule s(def);
+  s.stage("out")
+      .gpu_block("i", 1)
+      .split("j", "jo", "jt", Expr(int64_t{64}))
+      .gpu_block("jo")
+      .gpu_thread("jt")
+      .split("r", "ro", "ri", Expr(r_tile));
+  return s;
+}
+
+TEST(SchedulePrimitives, CacheReadRefusesWhatItCannotHold) {
+  const ComputeDef def = matmul(DType::f32);
   Schedule not_an_input(def);
   EXPECT_THROW(not_an_input.cache_read("out", "out", "copy"), InternalError);
-  // A reader that reads its copy at two patterns is refused: the region fits only one.
+
+  // A reader that reads its copy at two patterns: the region fits only one.
   ComputeDef twice = def;
   twice.stages.back().body = twice.stages.back().body +
                              ir::Access::make(ir::Type::f32(), "x", {ir::var("i"), ir::var("k") - 1 - ir::var("r")});
-  Schedule two_patterns(twice);
-  two_patterns.stage("out")
-      .gpu_block("i", 1)
-      .split("j", "jo", "jt", Expr(int64_t{64}))
-      .gpu_block("jo")
-      .gpu_thread("jt")
-      .split("r", "ro", "ri", Expr(int64_t{64}));
+  Schedule two_patterns = gpu_columns(twice, 64);
   two_patterns.cache_read("x", "out", "x_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
   EXPECT_THROW(lower(two_patterns, {.gpu = true}), InternalError);
+
   // Copies of x (128 elements) and of w (64 columns x 128) each fit 32 KiB; together they do not.
-  Schedule both(def);
-  both.stage("out")
-      .gpu_block("i", 1)
-      .split("j", "jo", "jt", Expr(int64_t{64}))
-      .gpu_block("jo")
-      .gpu_thread("jt")
-      .split("r", "ro", "ri", Expr(int64_t{128}));
+  Schedule both = gpu_columns(def, 128);
   both.cache_read("x", "out", "x_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
   both.cache_read("w", "out", "w_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
   try {
@@ -329,9 +336,9 @@ TEST(SchedulePrimitives, CacheReadCopiesARegionIntoSharedMemory) {
   } catch (const InternalError& e) {
     EXPECT_NE(std::string(e.what()).find("needs 33280 bytes of shared memory"), std::string::npos) << e.what();
   }
+
   // Computed at the column blocks, the copy would span every tile of r: k is not a constant.
-  Schedule too_far_out(def);
-  too_far_out.stage("out").gpu_block("i", 1).split("j", "jo", "jt", Expr(int64_t{64})).gpu_block("jo").gpu_thread("jt");
+  Schedule too_far_out = gpu_columns(def, 64);
   too_far_out.cache_read("x", "out", "x_shared").compute_at("out", "jo").store_in(ir::MemoryScope::Shared);
   EXPECT_THROW(lower(too_far_out, {.gpu = true}), InternalError);
 }
