@@ -378,12 +378,6 @@ void GraphProgram::plan_lifetimes() {
 
 GraphProgram::~GraphProgram() = default;
 
-std::vector<std::string> GraphProgram::definitions() const {
-  std::vector<std::string> out;
-  for (const auto& [printed, op] : compiled_) out.push_back(printed);
-  return out;
-}
-
 std::vector<kernel::ComputeDef> GraphProgram::compute_defs() const {
   std::vector<kernel::ComputeDef> out;
   for (const auto& [printed, op] : compiled_) out.push_back(op->def);

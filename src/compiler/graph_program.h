@@ -22,7 +22,7 @@ namespace kiln::compiler {
 
 struct ProgramOptions {
   bool fuse = true;     // element-wise nodes folded into their producers' kernels (passes/fuse.h)
-  bool compile = true;  // false: plan only, for definitions(); such a program cannot run
+  bool compile = true;  // false: plan only, for compute_defs(); such a program cannot run
 };
 
 class GraphProgram {
@@ -34,9 +34,7 @@ class GraphProgram {
 
   const graph::Graph& graph() const { return graph_; }
   size_t kernel_count() const;
-  // Every distinct compute definition the program runs (fused and shape-specialized), printed.
-  std::vector<std::string> definitions() const;
-  // The same definitions, in the same order, to compile or print stage by stage.
+  // Every distinct compute definition the program runs (fused and shape-specialized).
   std::vector<kernel::ComputeDef> compute_defs() const;
 
   // Runs the graph. `leaves` binds every input and weight by name; `outputs` gives a buffer for

@@ -46,9 +46,10 @@ class Parser {
   }
 
  private:
-  [[noreturn]] void fail(std::string_view message) const {
-    // The place of the next token: the one that is wrong.
-    size_t at = pos_;
+  [[noreturn]] void fail(std::string_view message) const { fail_at(pos_, message); }
+
+  // An error about the token that starts at (or after the spaces from) `at`.
+  [[noreturn]] void fail_at(size_t at, std::string_view message) const {
     while (at < text_.size() && std::isspace(static_cast<unsigned char>(text_[at]))) ++at;
     size_t line = 1, column = 1;
     for (size_t i = 0; i < at && i < text_.size(); ++i) {
@@ -111,8 +112,7 @@ class Parser {
   void keyword(std::string_view word) {
     const size_t at = pos_;
     if (try_name() != std::string(word)) {
-      pos_ = at;
-      fail(fmt::format("expected '{}'", word));
+      fail_at(at, fmt::format("expected '{}'", word));
     }
   }
 
@@ -140,8 +140,7 @@ class Parser {
     const std::string n = name("a dtype");
     const std::optional<DType> t = dtype_from_name(n);
     if (!t) {
-      pos_ = at;
-      fail(fmt::format("unknown dtype '{}'", n));
+      fail_at(at, fmt::format("unknown dtype '{}'", n));
     }
     return *t;
   }
@@ -302,8 +301,7 @@ class Parser {
     const std::string label = value_label();
     auto it = values_.find(label);
     if (it == values_.end()) {
-      pos_ = at;
-      fail(fmt::format("'{}' is not defined before this use", label));
+      fail_at(at, fmt::format("'{}' is not defined before this use", label));
     }
     return it->second;
   }
@@ -352,8 +350,7 @@ class Parser {
     const std::string op = name("an operator");
     const std::optional<OpKind> kind = op_from_name(op);
     if (!kind) {
-      pos_ = op_at;
-      fail(fmt::format("unknown operator '{}'", op));
+      fail_at(op_at, fmt::format("unknown operator '{}'", op));
     }
     const OpInfo& info = op_info(*kind);
     std::vector<ValueId> operands;
@@ -370,8 +367,7 @@ class Parser {
             if (s.name == *word) spec = &s;
           }
           if (spec == nullptr) {
-            pos_ = at;
-            fail(fmt::format("{} has no attribute '{}'", op, *word));
+            fail_at(at, fmt::format("{} has no attribute '{}'", op, *word));
           }
           if (attrs.has(*word)) fail(fmt::format("attribute '{}' is given twice", *word));
           attrs.set(*word, attr_value(spec->type));
@@ -387,8 +383,7 @@ class Parser {
     const ValueId id = checked([&] { return builder_.op(*kind, operands, attrs); });
     pos_ = end;
     if (declared && !declared->same_as(builder_.type(id))) {
-      pos_ = line_start;
-      fail(fmt::format("{} is declared {} but {} gives {}", result, to_string(*declared), op,
+      fail_at(line_start, fmt::format("{} is declared {} but {} gives {}", result, to_string(*declared), op,
                        to_string(builder_.type(id))));
     }
     skip_space(true);

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +60,26 @@ class ScopedCacheDir {
 
   std::string dir_;
   ScopedEnv env_;
+};
+
+// A whole file's bytes, and a file replaced by `bytes`.
+inline std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+inline void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Keeps a test binary's compiled kernels out of the user's cache: a fresh KILN_CACHE for the
+// whole run. Register it once per binary with testing::AddGlobalTestEnvironment.
+class CacheDirEnvironment : public testing::Environment {
+ public:
+  void SetUp() override { cache_.emplace(); }
+  void TearDown() override { cache_.reset(); }
+
+ private:
+  std::optional<ScopedCacheDir> cache_;
 };
 
 // `bytes` with the byte at `at` xor-ed with `mask`.

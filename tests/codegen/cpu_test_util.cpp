@@ -4,30 +4,14 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "codegen/cache_test_util.h"
 #include "codegen/llvm/cpu_codegen.h"
 
 namespace kiln::test {
 
 namespace {
 
-// Keeps this test's compiled objects out of the user's cache: a fresh directory per run.
-class CacheDirEnvironment : public testing::Environment {
- public:
-  void SetUp() override {
-    char pattern[] = "/tmp/kiln-codegen-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    setenv("KILN_CACHE", dir_.c_str(), 1);
-  }
-  void TearDown() override {
-    std::error_code error;
-    std::filesystem::remove_all(dir_, error);
-  }
-
- private:
-  std::string dir_;
-};
-testing::Environment* const cache_environment = testing::AddGlobalTestEnvironment(new CacheDirEnvironment);
+testing::Environment* const cache_environment = testing::AddGlobalTestEnvironment(new CacheDirEnvironment);  // a fresh KILN_CACHE
 
 }  // namespace
 

@@ -21,29 +21,12 @@ using test::ScopedEnv;
 
 class KernelCacheTest : public testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/kiln-kernel-cache-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code error;
-    std::filesystem::remove_all(dir_, error);
-  }
-
   std::string path() const { return dir_ + "/entry.bin"; }
+  std::string file_bytes() const { return test::read_bytes(path()); }
+  void set_file_bytes(const std::string& bytes) const { test::write_bytes(path(), bytes); }
 
-  std::string file_bytes() const {
-    std::ifstream file(path(), std::ios::binary);
-    std::ostringstream bytes;
-    bytes << file.rdbuf();
-    return bytes.str();
-  }
-  void set_file_bytes(const std::string& bytes) const {
-    std::ofstream(path(), std::ios::binary | std::ios::trunc) << bytes;
-  }
-
-  std::string dir_;
+  const test::ScopedCacheDir cache_;
+  const std::string dir_ = cache_.path();
 };
 
 const std::string kIdentity = "source of kernel k, options -O3, device d";

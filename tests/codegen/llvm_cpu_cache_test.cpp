@@ -26,13 +26,6 @@ CpuCompileStats since(const CpuCompileStats& before) {
           now.cache_rejects - before.cache_rejects};
 }
 
-std::string file_bytes(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
-
 TEST(LlvmCpuCache, SecondCompileIsACacheHitWithNoLlvmCompile) {
   ScopedCacheDir cache;
   const Kernel kernel = vadd_kernel("cache_hit_vadd");
@@ -90,8 +83,7 @@ TEST(LlvmCpuCache, DamagedEntryIsCompiledAgain) {
   runtime::CpuDevice cpu(2);
   for (const auto& [what, damage] : damages) {
     SCOPED_TRACE(what);
-    const std::string damaged = damage(file_bytes(entry));  // read before the stream truncates the file
-    std::ofstream(entry, std::ios::binary | std::ios::trunc) << damaged;
+    test::write_bytes(entry, damage(test::read_bytes(entry)));
     CpuCompileStats before = cpu_compile_stats();
     auto recompiled = cpu.load(codegen::compile_cpu(kernel));
     const CpuCompileStats done = since(before);

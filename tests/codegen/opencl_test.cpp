@@ -41,16 +41,7 @@ using test::flip_byte;
 
 const std::vector<int64_t> kSizes = {1, 3, 64, 257, 1031};
 
-// Keeps this suite's program binaries out of the user's cache: a fresh directory per run.
-class CacheDirEnvironment : public testing::Environment {
- public:
-  void SetUp() override { cache_ = std::make_unique<test::ScopedCacheDir>(); }
-  void TearDown() override { cache_.reset(); }
-
- private:
-  std::unique_ptr<test::ScopedCacheDir> cache_;
-};
-testing::Environment* const cache_environment = testing::AddGlobalTestEnvironment(new CacheDirEnvironment);
+testing::Environment* const cache_environment = testing::AddGlobalTestEnvironment(new test::CacheDirEnvironment);
 
 Expr f32_load(const std::string& buffer, Expr index) { return Load::make(Type::f32(), buffer, std::move(index)); }
 
@@ -797,12 +788,7 @@ TEST_F(OpenCLProgramCache, DamagedEntryIsBuiltFromSource) {
   };
   for (const auto& [what, damage] : damages) {
     SCOPED_TRACE(what);
-    std::string bytes;
-    {
-      std::ifstream file(entry, std::ios::binary);
-      bytes.assign(std::istreambuf_iterator<char>(file), {});
-    }
-    std::ofstream(entry, std::ios::binary | std::ios::trunc) << damage(bytes);
+    test::write_bytes(entry, damage(test::read_bytes(entry)));
     auto before = runtime::opencl_program_stats();
     load_and_check();
     EXPECT_EQ(since(before).binary_rejects, 1);
@@ -820,11 +806,7 @@ TEST_F(OpenCLProgramCache, DamagedEntryIsBuiltFromSource) {
 TEST_F(OpenCLProgramCache, BinaryTheDriverRefusesIsBuiltFromSource) {
   load_and_check();
   const std::filesystem::path entry = only_entry();
-  std::string bytes;
-  {
-    std::ifstream file(entry, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(file), {});
-  }
+  std::string bytes = test::read_bytes(entry);
   // The entry's layout (codegen/kernel_cache.cpp): 8 bytes of magic, the identity's size, the
   // payload's size and checksum (8 bytes each), the identity, the payload.
   ASSERT_GT(bytes.size(), 32u);

@@ -100,7 +100,6 @@ struct NestContext {
   std::string store_buffer;
   Expr store_index;                        // over the stage's axes (root) or 0 (local)
   const TensorDecl* output = nullptr;      // set when the stage defines an output of the definition
-  bool cross_thread_partial_is_result = false;
   // The spatial guard, when a copy in shared memory sits inside the reduction: every thread
   // must reach its barriers, so the guard moves onto the updates and the final store.
   Expr deferred_guard;
