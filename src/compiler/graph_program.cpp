@@ -261,7 +261,7 @@ std::optional<NodePlan> fold(const NodePlan& producer, const NodePlan& consumer,
 
 }  // namespace
 
-void GraphProgram::add_compute_step(NodePlan plan, ValueId output, Target target) {
+void GraphProgram::add_compute_step(NodePlan plan, ValueId output, const Target& target) {
   // Sizes the graph knows are compiled in as constants (shape specialization): loops over a
   // head or a hidden dimension get constant trip counts and no remainder code, and index
   // arithmetic divides by constants (an integer division per point cost more than the math).
@@ -291,7 +291,7 @@ void GraphProgram::add_compute_step(NodePlan plan, ValueId output, Target target
   steps_.push_back(std::move(step));
 }
 
-GraphProgram::GraphProgram(const Graph& graph, Target target, const std::function<void(size_t, size_t)>& on_progress,
+GraphProgram::GraphProgram(const Graph& graph, const Target& target, const std::function<void(size_t, size_t)>& on_progress,
                            const ProgramOptions& options)
     : graph_(graph), compile_(options.compile) {
   std::vector<passes::KernelGroup> groups;

@@ -28,7 +28,7 @@ struct ProgramOptions {
 class GraphProgram {
  public:
   // Compiles every kernel group; `on_progress(done, total)` is called as nodes compile.
-  GraphProgram(const graph::Graph& graph, Target target,
+  GraphProgram(const graph::Graph& graph, const Target& target,
                const std::function<void(size_t, size_t)>& on_progress = {}, const ProgramOptions& options = {});
   ~GraphProgram();
 
@@ -57,7 +57,7 @@ class GraphProgram {
   struct NodePlan;
 
  private:
-  void add_compute_step(NodePlan plan, graph::ValueId output, Target target);
+  void add_compute_step(NodePlan plan, graph::ValueId output, const Target& target);
   void plan_lifetimes();
   bool profiling_ = false;
   std::map<std::string, OpTime> times_;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/target.h"
 #include "codegen/artifact.h"
 #include "kernel/compute/compute_def.h"
 #include "kernel/lower/lower.h"
@@ -14,28 +15,26 @@
 
 namespace kiln::compiler {
 
-enum class Target { Cpu, OpenCL };
-
-// "cpu" or "opencl" (a device name such as "opencl:1" names the OpenCL target too).
-Target target_from_name(const std::string& name);
-const char* target_name(Target target);
+// A target description from its name: "cpu" (the host), "cpu:NAME" (a CPU LLVM knows, e.g.
+// "cpu:znver4", "cpu:haswell"), "opencl" (what every OpenCL device promises), "opencl:N" (what
+// that device reports, runtime::Device::target). Anything else is a UserError that lists what
+// is known.
+Target parse_target(const std::string& name);
 
 // The printable stages, in pipeline order.
 inline const std::vector<std::string>& dump_stage_names() {
-  static const std::vector<std::string> names = {"compute", "schedule", "loops", "llvm", "asm", "opencl"};
+  static const std::vector<std::string> names = {"target", "compute", "schedule", "loops", "llvm", "asm", "opencl"};
   return names;
 }
 
 struct CompileOptions {
-  Target target = Target::Cpu;
-  kernel::ScheduleKnobs knobs;
+  Target target = host_cpu_target();
   std::set<std::string> dump;  // stage names from dump_stage_names()
   // Receives (stage, kernel name, text) for every requested dump.
   std::function<void(const std::string&, const std::string&, const std::string&)> on_dump;
-  bool compile = true;  // false: stop after the requested dumps (no JIT, no OpenCL build)
-  // CPU target for the llvm/asm dumps, e.g. "znver5"; empty: the host. Compiled code is always
-  // for the host.
-  std::string cpu;
+  // false: stop after the requested dumps (no JIT, no OpenCL build). Compiled CPU code is always
+  // for the host; a named CPU (target.cpu) shapes the schedule and the llvm/asm dumps.
+  bool compile = true;
 };
 
 // A compiled operator: its kernels in launch order, and the scratch buffers they pass.

@@ -22,12 +22,12 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
       all_logits_(options.all_logits) {
   sequence_ = kv_blocks_.add_sequence();
   model_ = models::build_model_graph(file_, kv_blocks_.rows(), options.all_logits);
-  const compiler::Target target = device.name().rfind("opencl", 0) == 0 ? compiler::Target::OpenCL : compiler::Target::Cpu;
+  const Target target = device.target();
   program_ = std::make_unique<compiler::GraphProgram>(model_.graph, target, [&](size_t done, size_t total) {
     if (options.on_progress) options.on_progress("compiling", done, total);
   }, compiler::ProgramOptions{.fuse = options.fuse});
 
-  const bool host_memory = target == compiler::Target::Cpu;
+  const bool host_memory = target.kind == TargetKind::Cpu;
   const graph::Graph& g = model_.graph;
   weights_.reserve(g.weights.size());
   for (size_t i = 0; i < g.weights.size(); ++i) {

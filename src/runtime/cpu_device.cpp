@@ -37,6 +37,12 @@ CpuDevice::CpuDevice(int threads) : pool_(threads) {}
 
 std::string CpuDevice::name() const { return "cpu (" + std::to_string(pool_.size()) + " threads)"; }
 
+Target CpuDevice::target() const {
+  Target t = host_cpu_target();
+  t.threads = pool_.size();
+  return t;
+}
+
 CpuDevice::~CpuDevice() {
   for (const auto& [bytes, memory] : cached_) std::free(memory);
 }

@@ -18,6 +18,7 @@ class CpuDevice : public Device {
   explicit CpuDevice(int threads = 0);
 
   std::string name() const override;
+  Target target() const override;  // the host CPU, with this device's thread count
   int threads() const { return pool_.size(); }
   // The pool parallel loops run on; its chunks_run() shows which threads did the work.
   const ThreadPool& thread_pool() const { return pool_; }

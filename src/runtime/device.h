@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/target.h"
 #include "codegen/artifact.h"
 
 namespace kiln::runtime {
@@ -31,6 +32,8 @@ class Device {
  public:
   virtual ~Device() = default;
   virtual std::string name() const = 0;  // "cpu", "opencl:0 (pthread-...)"
+  // What the compiler needs to know to generate code for this device: its target description.
+  virtual Target target() const = 0;
 
   virtual Buffer allocate(size_t bytes) = 0;
   virtual void release(Buffer& buffer) = 0;

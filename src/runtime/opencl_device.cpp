@@ -205,6 +205,24 @@ class OpenCLDevice final : public Device {
 
   std::string name() const override { return fmt::format("opencl:{} ({})", index_, description_); }
 
+  // What OpenCL promises, refined by what this device reports: its local memory and work-group
+  // limit (the rules' work-group stays the promised default or the largest power of two that fits).
+  Target target() const override {
+    Target t = generic_opencl_target();
+    cl_ulong local_bytes = 0;
+    size_t max_group = 0;
+    if (clGetDeviceInfo(device_, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local_bytes, &local_bytes, nullptr) == CL_SUCCESS &&
+        local_bytes > 0) {
+      t.shared_memory_bytes = static_cast<int64_t>(local_bytes);
+    }
+    if (clGetDeviceInfo(device_, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_group, &max_group, nullptr) == CL_SUCCESS &&
+        max_group > 0) {
+      t.max_workgroup_size = static_cast<int>(std::min<size_t>(max_group, 1 << 20));
+      while (t.workgroup_threads > t.max_workgroup_size) t.workgroup_threads /= 2;
+    }
+    return t;
+  }
+
   Buffer allocate(size_t bytes) override {
     cl_int err = CL_SUCCESS;
     // OpenCL refuses empty buffers; a zero-byte tensor still gets a valid handle.

@@ -40,7 +40,7 @@ std::vector<T> values_of(const std::vector<uint8_t>& bytes) {
 // Runs the graph's one output at symbol n = `n`, whose result has `out_bytes` bytes.
 std::vector<uint8_t> run(const graph::Graph& g, const std::map<std::string, std::vector<uint8_t>>& inputs, int64_t n,
                          size_t out_bytes) {
-  GraphProgram program(g, Target::Cpu);
+  GraphProgram program(g, host_cpu_target());
   auto device = runtime::open_device("cpu", 2);
   std::map<std::string, runtime::Buffer> buffers;
   std::map<std::string, runtime::Buffer*> leaves;

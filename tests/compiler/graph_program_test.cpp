@@ -48,7 +48,7 @@ graph::Graph chain(int64_t width) {
 
 void run_chain(bool fuse, size_t expected_kernels) {
   constexpr int64_t kRows = 5, kWidth = 4096;
-  GraphProgram program(chain(kWidth), Target::Cpu, {}, ProgramOptions{.fuse = fuse});
+  GraphProgram program(chain(kWidth), host_cpu_target(), {}, ProgramOptions{.fuse = fuse});
   EXPECT_EQ(program.kernel_count(), expected_kernels);
   CountingDevice device;
   std::vector<float> x(kRows * kWidth), y(x.size());

@@ -25,6 +25,9 @@ using namespace ops;
 using Buffers = std::map<std::string, std::vector<double>>;
 using Sizes = std::map<std::string, int64_t>;
 
+// Lowering for a GPU that has what every OpenCL device promises.
+const LowerOptions kGpu = LowerOptions::for_target(generic_opencl_target());
+
 std::vector<double> random_values(size_t count, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> dist(-1, 1);
@@ -208,17 +211,17 @@ TEST_F(RowSum, AcrossGpuThreadsPartialsMeetInSharedMemory) {
   Schedule s(def);
   across_threads(s).rfactor("kt").store_in(ir::MemoryScope::Shared);
   EXPECT_EQ(to_string(s), "out: root in shared  i:gpu_block1  j:gpu_block0  kt:gpu_thread0(rfactor)  ko(r)\n");
-  const std::string loops = check(s, {.gpu = true});
+  const std::string loops = check(s, kGpu);
   EXPECT_NE(loops.find("allocate out_partial: f32[8] shared"), std::string::npos) << loops;
   EXPECT_NE(loops.find("barrier()"), std::string::npos) << loops;
   EXPECT_NE(loops.find("if (kt < 4)"), std::string::npos) << loops;
 
   Schedule no_rfactor(def);
   across_threads(no_rfactor);
-  EXPECT_THROW(lower(no_rfactor, {.gpu = true}), InternalError);
+  EXPECT_THROW(lower(no_rfactor, kGpu), InternalError);
   Schedule in_registers(def);
   across_threads(in_registers).rfactor("kt");
-  EXPECT_THROW(lower(in_registers, {.gpu = true}), InternalError);
+  EXPECT_THROW(lower(in_registers, kGpu), InternalError);
   EXPECT_THROW(Schedule(def).stage("out").store_in(ir::MemoryScope::Global), InternalError);
 }
 
@@ -250,9 +253,9 @@ TEST(SchedulePrimitives, GpuRulesFuseAxesBeyondThreeGridDimensions) {
   const ComputeDef def = unary(Unary::Neg, 5);
   const Sizes sizes = {{"d0", 2}, {"d1", 3}, {"d2", 2}, {"d3", 2}, {"d4", 5}};
   const Buffers inputs = random_inputs(def, sizes);
-  const Schedule s = default_schedule(def, TargetKind::Gpu);
+  const Schedule s = default_schedule(def, generic_opencl_target());
   EXPECT_NE(to_string(s).find("i0_i1:gpu_block2"), std::string::npos) << to_string(s);
-  const LoweredOp op = lower(s, {.gpu = true});
+  const LoweredOp op = lower(s, kGpu);
   ASSERT_EQ(op.kernels.size(), 1u);
   EXPECT_EQ(ir::to_string(op.kernels[0].grid[2]), "d0 * d1");
   std::vector<double> want = inputs.at("x");
@@ -266,11 +269,11 @@ TEST(SchedulePrimitives, GpuRulesFuseAxesBeyondThreeGridDimensions) {
 // 70 columns and 130 terms: neither a whole number of 64-thread tiles.
 TEST(SchedulePrimitives, CacheReadCopiesARegionIntoSharedMemory) {
   const ComputeDef def = matmul(DType::f32);
-  const Schedule s = default_schedule(def, TargetKind::Gpu);
+  const Schedule s = default_schedule(def, generic_opencl_target());
   EXPECT_EQ(to_string(s),
             "x_shared: at out.ro in shared  c0  c1\n"
             "out: root  i:gpu_block1  jo:gpu_block0  jt:gpu_thread0  ro(r)  ri(r)\n");
-  const LoweredOp op = lower(s, {.gpu = true});
+  const LoweredOp op = lower(s, kGpu);
   // Lines without their indentation.
   std::string loops;
   for (const char c : loops_of(op)) {
@@ -324,23 +327,27 @@ TEST(SchedulePrimitives, CacheReadRefusesWhatItCannotHold) {
                              ir::Access::make(ir::Type::f32(), "x", {ir::var("i"), ir::var("k") - 1 - ir::var("r")});
   Schedule two_patterns = gpu_columns(twice, 64);
   two_patterns.cache_read("x", "out", "x_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
-  EXPECT_THROW(lower(two_patterns, {.gpu = true}), InternalError);
+  EXPECT_THROW(lower(two_patterns, kGpu), InternalError);
 
   // Copies of x (128 elements) and of w (64 columns x 128) each fit 32 KiB; together they do not.
   Schedule both = gpu_columns(def, 128);
   both.cache_read("x", "out", "x_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
   both.cache_read("w", "out", "w_shared").compute_at("out", "ro").store_in(ir::MemoryScope::Shared);
   try {
-    lower(both, {.gpu = true});
+    lower(both, kGpu);
     ADD_FAILURE() << "33280 bytes of shared memory accepted";
   } catch (const InternalError& e) {
     EXPECT_NE(std::string(e.what()).find("needs 33280 bytes of shared memory"), std::string::npos) << e.what();
   }
+  // The limit is the target's: a device with 64 KiB of local memory takes both copies.
+  Target roomy = generic_opencl_target();
+  roomy.shared_memory_bytes = 64 * 1024;
+  EXPECT_NO_THROW(lower(both, LowerOptions::for_target(roomy)));
 
   // Computed at the column blocks, the copy would span every tile of r: k is not a constant.
   Schedule too_far_out = gpu_columns(def, 64);
   too_far_out.cache_read("x", "out", "x_shared").compute_at("out", "jo").store_in(ir::MemoryScope::Shared);
-  EXPECT_THROW(lower(too_far_out, {.gpu = true}), InternalError);
+  EXPECT_THROW(lower(too_far_out, kGpu), InternalError);
 }
 
 // rms_norm: the sum of squares is a stage of its own, computed per row inside the output's
@@ -401,9 +408,9 @@ TEST_F(RmsNorm, ReductionsCannotBeInlined) {
 }
 
 TEST_F(RmsNorm, GpuRulesReduceEachRowAcrossAWorkGroup) {
-  const Schedule s = default_schedule(def, TargetKind::Gpu);
+  const Schedule s = default_schedule(def, generic_opencl_target());
   EXPECT_EQ(to_string(s).substr(0, 23), "ss: at out.i in shared ");
-  const LoweredOp op = check(s, {.gpu = true});
+  const LoweredOp op = check(s, kGpu);
   EXPECT_EQ(ir::to_string(op.kernels[0].block[0]), "64");
 }
 

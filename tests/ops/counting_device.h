@@ -17,6 +17,7 @@ class CountingDevice : public runtime::Device {
   int loads() const { return loads_; }
 
   std::string name() const override { return device_->name(); }
+  Target target() const override { return device_->target(); }
   runtime::Buffer allocate(size_t bytes) override { return device_->allocate(bytes); }
   void release(runtime::Buffer& buffer) override { device_->release(buffer); }
   void write(runtime::Buffer& dst, const void* src, size_t bytes, size_t offset = 0) override {

@@ -68,7 +68,7 @@ int kernels_of(const TargetState& state) {
 }
 
 // Runs one case on one target; an empty string means it matched the reference.
-std::string run_case(TargetState& state, compiler::Target target, const OpCase& c) {
+std::string run_case(TargetState& state, const Target& target, const OpCase& c) {
   CompiledDefinition& compiled = state.compiled[kernel::to_string(c.def)];
   runtime::Device& device = *state.device;
   std::map<std::string, runtime::Buffer> buffers;
@@ -122,7 +122,7 @@ TEST_P(OpMatrix, MatchesFloat64Reference) {
   } catch (const std::exception& e) {
     GTEST_SKIP() << "device '" << target_name << "' is not available: " << e.what();
   }
-  const compiler::Target target = compiler::target_from_name(target_name);
+  const Target target = state->device->target();
   const std::vector<OpCase> cases = op_cases(family, matrix_seed());
   ASSERT_FALSE(cases.empty());
   int failures = 0;

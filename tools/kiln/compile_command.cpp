@@ -254,13 +254,19 @@ std::string graph_text(const std::string& arg) {
 
 // A whole graph: a model's (one decode/prefill step) or one given as text; what fusion makes
 // of it, and every stage of each distinct definition it compiles.
+// The target description --target names; --cpu NAME is short for --target cpu:NAME.
+Target target_of(const CompileFlags& flags) {
+  if (flags.cpu.empty()) return compiler::parse_target(flags.target);
+  if (flags.target != "cpu") user_error("--cpu names a CPU for --target cpu; for {} leave it out", flags.target);
+  return compiler::parse_target("cpu:" + flags.cpu);
+}
+
 void print_whole_graph(const CompileFlags& flags) {
   if (!flags.op.empty()) user_error("give an operator, --model or --graph, not two of them");
   if (!flags.model.empty() && !flags.graph.empty()) user_error("give --model or --graph, not both");
   const std::vector<std::string> stages = flags.dump.empty() ? std::vector<std::string>{"fused"} : flags.dump;
   compiler::CompileOptions options;
-  options.target = compiler::target_from_name(flags.target);
-  options.cpu = flags.cpu;
+  options.target = target_of(flags);
   if (!flags.graph.empty()) {
     return print_graph_stages(graph::parse_graph(graph_text(flags.graph)), "graph", stages, options);
   }
@@ -275,7 +281,7 @@ void run_compile(const CompileFlags& flags) {
   auto it = operators().find(flags.op);
   if (it == operators().end()) user_error("unknown operator '{}'; known: {}", flags.op, operator_list());
   compiler::CompileOptions options;
-  options.target = compiler::target_from_name(flags.target);
+  options.target = target_of(flags);
   std::vector<std::string> stages = flags.dump.empty() ? std::vector<std::string>{"loops"} : flags.dump;
   for (const std::string& stage : stages) {
     if (stage == "graph") continue;  // printed here, before the compiler runs
@@ -285,11 +291,10 @@ void run_compile(const CompileFlags& flags) {
       user_error("unknown --dump stage '{}'; stages: {}", stage, fmt::join(known, ", "));
     }
     const bool cpu_only = stage == "llvm" || stage == "asm";
-    if (cpu_only && options.target != compiler::Target::Cpu) user_error("--dump {} needs --target cpu", stage);
-    if (stage == "opencl" && options.target != compiler::Target::OpenCL) user_error("--dump opencl needs --target opencl");
+    if (cpu_only && options.target.kind != TargetKind::Cpu) user_error("--dump {} needs --target cpu", stage);
+    if (stage == "opencl" && options.target.kind != TargetKind::OpenCL) user_error("--dump opencl needs --target opencl");
     options.dump.insert(stage);
   }
-  options.cpu = flags.cpu;
   options.compile = false;  // the dumps are the product; nothing is run
   options.on_dump = [](const std::string& stage, const std::string& kernel, const std::string& text) {
     fmt::print("// ---- {} of {} ----\n{}{}", stage, kernel, text, text.empty() || text.back() == '\n' ? "" : "\n");
@@ -319,7 +324,11 @@ void add_compile_command(CLI::App& app) {
                       "A graph as text instead of an operator, in the form --dump graph prints, e.g. "
                       "'graph(x: f32[n, 64]) { %0 = rms_norm(x, eps=1e-05) %1 = silu(%0) } -> (%1)' "
                       "(result types may be left out); @FILE reads it from a file, @- from stdin. --dump as for --model");
-  command->add_option("--target", flags->target, "cpu or opencl")->capture_default_str();
+  command->add_option("--target", flags->target,
+                      "cpu (this host), cpu:NAME (a CPU LLVM knows: cpu:znver4, cpu:haswell, ...), opencl (any OpenCL "
+                      "device) or opencl:N (that device, as it reports itself); "
+                      "--dump target prints what the compiler knows of it")
+      ->capture_default_str();
   command->add_option("--dtype", flags->dtype,
                       "Weight of matmul/embedding (f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K..q6_K; "
                       "default f32), KV cache of attention/attention_paged/kv_write (f32, f16, bf16), elements "
@@ -327,7 +336,8 @@ void add_compile_command(CLI::App& app) {
                       "default f16)");
   command->add_option("--from", flags->from, "Source dtype of cast (f32, f16, bf16)")->capture_default_str();
   command->add_option("--dump", flags->dump,
-                      "Stages to print, comma-separated: graph, compute, schedule, loops, llvm, asm (cpu), opencl (opencl); "
+                      "Stages to print, comma-separated: graph, target, compute, schedule, loops, llvm, asm (cpu), opencl "
+                      "(opencl); "
                       "default loops; with --model or --graph: graph, fused, compute, ... (default fused)")
       ->delimiter(',');
   command->add_option("--eps", flags->eps, "Epsilon of rms_norm and layer_norm")->capture_default_str();
@@ -340,7 +350,8 @@ void add_compile_command(CLI::App& app) {
   command->add_option("--freq-scale", flags->freq_scale, "rope: frequency scaling factor")->capture_default_str();
   command->add_option("--mask", flags->mask, "softmax: add a mask of this dtype (f32 or f16); default none");
   command->add_option("--cpu", flags->cpu,
-                      "CPU to generate the llvm/asm dumps for, e.g. znver5 (AVX-512) or skylake; default: this host");
+                      "Short for --target cpu:NAME: the CPU to schedule for and generate the llvm/asm dumps for, e.g. "
+                      "znver5 (AVX-512) or haswell (AVX2); default: this host");
   command->add_option("--rank", flags->rank,
                       "Rank of element-wise operators, and of slice and concat (along the last axis)")
       ->capture_default_str()

@@ -28,10 +28,10 @@ void print_graph_stages(const graph::Graph& graph, const std::string& title, con
     if (std::find(known.begin(), known.end(), stage) == known.end()) {
       user_error("unknown --dump stage '{}'; stages of a graph: {}", stage, fmt::join(known, ", "));
     }
-    if ((stage == "llvm" || stage == "asm") && options.target != compiler::Target::Cpu) {
+    if ((stage == "llvm" || stage == "asm") && options.target.kind != TargetKind::Cpu) {
       user_error("--dump {} needs --target cpu", stage);
     }
-    if (stage == "opencl" && options.target != compiler::Target::OpenCL) user_error("--dump opencl needs --target opencl");
+    if (stage == "opencl" && options.target.kind != TargetKind::OpenCL) user_error("--dump opencl needs --target opencl");
   }
   const auto wanted = [&](const char* stage) { return std::find(stages.begin(), stages.end(), stage) != stages.end(); };
   if (wanted("graph")) fmt::print("// ---- graph of {} ----\n{}", title, graph::print_graph(graph));

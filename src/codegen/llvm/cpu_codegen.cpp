@@ -75,17 +75,26 @@ llvm::CodeGenOptLevel codegen_level(int opt_level) {
   }
 }
 
-std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target& target, int opt_level) {
+const llvm::Target& llvm_target_for(const llvm::Triple& triple) {
   initialize_native_target();
-  const llvm::Triple triple(target.triple);
   std::string error;
   const llvm::Target* llvm_target = llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!llvm_target) internal_error_at(__FILE__, __LINE__, "no LLVM target for " + target.triple + ": " + error);
-  // An unknown CPU name would make LLVM abort the process later; refuse it here.
-  const std::unique_ptr<llvm::MCSubtargetInfo> subtarget(llvm_target->createMCSubtargetInfo(triple, "", ""));
-  if (subtarget && !subtarget->isCPUStringValid(target.cpu)) {
-    user_error("LLVM does not know the CPU '{}' (examples: znver5, znver4, skylake-avx512, x86-64-v3)", target.cpu);
+  if (!llvm_target) internal_error_at(__FILE__, __LINE__, "no LLVM target for " + triple.str() + ": " + error);
+  return *llvm_target;
+}
+
+// An unknown CPU name would make LLVM abort the process later; refuse it here.
+void check_cpu_name(const llvm::Target& llvm_target, const llvm::Triple& triple, const std::string& cpu) {
+  const std::unique_ptr<llvm::MCSubtargetInfo> subtarget(llvm_target.createMCSubtargetInfo(triple, "", ""));
+  if (subtarget && !subtarget->isCPUStringValid(cpu)) {
+    user_error("LLVM does not know the CPU '{}' (examples: znver5, znver4, skylake-avx512, x86-64-v3)", cpu);
   }
+}
+
+std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target& target, int opt_level) {
+  const llvm::Triple triple(target.triple);
+  const llvm::Target* llvm_target = &llvm_target_for(triple);
+  check_cpu_name(*llvm_target, triple, target.cpu);
   // Position-independent, small code model: what the JIT linker relocates.
   std::unique_ptr<llvm::TargetMachine> machine(llvm_target->createTargetMachine(
       triple, target.cpu, target.features, llvm::TargetOptions(), llvm::Reloc::PIC_, llvm::CodeModel::Small,
@@ -252,6 +261,26 @@ std::string host_cpu_description() {
     if (feature.starts_with("+")) enabled += (enabled.empty() ? "" : ",") + feature;
   }
   return llvm::sys::getHostCPUName().str() + " (" + enabled + ")";
+}
+
+CpuFeatures named_cpu_features(const std::string& cpu) {
+  const llvm::Triple triple(llvm::sys::getProcessTriple());
+  const llvm::Target& llvm_target = llvm_target_for(triple);
+  check_cpu_name(llvm_target, triple, cpu);
+  const std::unique_ptr<llvm::MCSubtargetInfo> subtarget(llvm_target.createMCSubtargetInfo(triple, cpu, ""));
+  if (!subtarget) internal_error_at(__FILE__, __LINE__, "no subtarget information for " + cpu);
+  const auto has = [&](const char* feature) { return subtarget->checkFeatures(std::string("+") + feature); };
+  CpuFeatures f;
+  if (triple.isX86()) {
+    f.avx2 = has("avx2");
+    f.avx512f = has("avx512f");
+    f.avx512_vnni = has("avx512vnni");
+    f.avx_vnni = has("avxvnni");
+    f.avx512_bf16 = has("avx512bf16");
+  } else if (triple.isAArch64()) {
+    f.neon = has("neon");
+  }
+  return f;
 }
 
 }  // namespace kiln::codegen

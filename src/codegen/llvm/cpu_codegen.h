@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "base/target.h"
 #include "codegen/artifact.h"
 #include "codegen/kernel_cache.h"
 #include "kernel/ir/kernel.h"
@@ -35,6 +36,10 @@ std::string emit_host_assembly(const ir::Kernel& kernel, const CpuCodegenOptions
 
 // The host CPU as LLVM names it and its features: "znver5 (+avx512f,+avx512bw,...)".
 std::string host_cpu_description();
+
+// The features of a CPU LLVM knows by name ("znver4", "haswell"), for its target description.
+// An unknown name is a UserError.
+CpuFeatures named_cpu_features(const std::string& cpu);
 
 // What compile_cpu has done in this process, counted over every thread. The JIT keeps no
 // compiled code in memory by kernel, so each compile_cpu call is one LLVM compile or one load

@@ -108,8 +108,9 @@ struct NestContext {
 
 class KernelLowering {
  public:
-  KernelLowering(const Schedule& schedule, const std::map<std::string, LocalStorage>& storage)
-      : schedule_(schedule), def_(schedule.def()), storage_(storage) {}
+  KernelLowering(const Schedule& schedule, const std::map<std::string, LocalStorage>& storage,
+                 int64_t shared_memory_bytes)
+      : schedule_(schedule), def_(schedule.def()), storage_(storage), shared_memory_bytes_(shared_memory_bytes) {}
 
   Stmt lower_root(const Stage& stage) {
     NestContext ctx;
@@ -736,9 +737,9 @@ class KernelLowering {
       region.extents.push_back(hi + 1);
       size *= hi + 1;
     }
-    KILN_CHECK(size * producer.type.bytes() <= kMaxSharedBytes,
-               "stage '{}': a copy of {} elements does not fit the {} bytes of shared memory OpenCL promises",
-               producer.name, size, kMaxSharedBytes);
+    KILN_CHECK(size * producer.type.bytes() <= shared_memory_bytes_,
+               "stage '{}': a copy of {} elements does not fit the target's {} bytes of shared memory",
+               producer.name, size, shared_memory_bytes_);
     regions_[producer.name] = region;
     return size;
   }
@@ -808,9 +809,6 @@ class KernelLowering {
     return lower_nest(ctx, 0);
   }
 
-  // Shared memory for one copy: what OpenCL promises every work-group. (The kernel's total is
-  // checked once it is lowered; the device's own, often larger, limit is not asked.)
-  static constexpr int64_t kMaxSharedBytes = 32 * 1024;
   struct Region {
     std::vector<Expr> mins;  // the first corner, over the consumer's outer loop variables
     std::vector<int64_t> extents;
@@ -819,6 +817,7 @@ class KernelLowering {
   const Schedule& schedule_;
   const ComputeDef& def_;
   const std::map<std::string, LocalStorage>& storage_;
+  const int64_t shared_memory_bytes_;  // the target's, for one copy (the kernel's total is checked once lowered)
 };
 
 Expr LowerAccesses::visit(const ir::Access* op, const Expr&) { return k_.lower_access(op); }
@@ -856,9 +855,6 @@ int64_t shared_bytes(const Stmt& s) {
   sum.mutate(s);
   return sum.bytes;
 }
-
-// What OpenCL promises every work-group (CL_DEVICE_LOCAL_MEM_SIZE is at least 32 KiB).
-constexpr int64_t kMaxSharedBytesPerKernel = 32 * 1024;
 
 void find_launch_shape(const Stmt& s, ir::Kernel& kernel) {
   class Scan : public ir::IRMutator {
@@ -902,7 +898,7 @@ LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
     if (schedule.of(s.name).placement == Placement::Root) roots.push_back(&s);
   }
   for (const Stage* stage : roots) {
-    KernelLowering lowering(schedule, storage);
+    KernelLowering lowering(schedule, storage, options.shared_memory_bytes);
     Stmt body = lowering.lower_root(*stage);
     body = ir::simplify(body);
     if (options.vectorize) body = ir::simplify(vectorize_loops(body));
@@ -925,8 +921,8 @@ LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
     if (options.gpu) {
       find_launch_shape(body, kernel);
       const int64_t shared = shared_bytes(body);
-      KILN_CHECK(shared <= kMaxSharedBytesPerKernel, "kernel '{}' needs {} bytes of shared memory; OpenCL promises {}",
-                 kernel.name, shared, kMaxSharedBytesPerKernel);
+      KILN_CHECK(shared <= options.shared_memory_bytes, "kernel '{}' needs {} bytes of shared memory; the target has {}",
+                 kernel.name, shared, options.shared_memory_bytes);
     }
     op.kernels.push_back(std::move(kernel));
 

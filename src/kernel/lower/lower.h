@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/target.h"
 #include "kernel/ir/kernel.h"
 #include "kernel/schedule/schedule.h"
 
@@ -30,6 +31,11 @@ struct LoweredOp {
 struct LowerOptions {
   bool gpu = false;  // fill Kernel::grid/block from the GPU loops, which must be there
   bool vectorize = true;
+  int64_t shared_memory_bytes = 0;  // GPU: what a work-group's shared allocations may total
+
+  static LowerOptions for_target(const Target& target) {
+    return {.gpu = target.is_gpu(), .vectorize = !target.is_gpu(), .shared_memory_bytes = target.shared_memory_bytes};
+  }
 };
 
 LoweredOp lower(const Schedule& schedule, const LowerOptions& options = {});

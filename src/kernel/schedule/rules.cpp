@@ -177,31 +177,25 @@ struct CpuStageFacts {
   bool spatial_contiguous = false;  // an input is contiguous along the innermost spatial axis
 };
 
-// Rows of a quantized matmul computed together, so that each decoded weight block serves
-// several rows (prefill); a decode step's single row takes the remainder path, untiled.
-constexpr int64_t kRowTile = 4;
-// Weight rows a quantized matmul's parallel loop hands out together (see schedule_cpu_stage).
-constexpr int64_t kWeightRowChunk = 16;
-
 // CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
 // the axis that walks the weight rows), the innermost axis vectorized in full tiles.
 //  - A reduction over a block-quantized input walks it a block at a time, the vector tiles of
 //    a block unrolled: each block's scales are decoded once, nibble shifts and byte offsets
-//    become constants; and kRowTile rows share each decoded block.
+//    become constants; and target.row_tile rows share each decoded block.
 //  - A contraction whose innermost spatial axis is contiguous in an input (attention's
 //    p(a, b, c) * v(c, .., e)) is vectorized along that axis, a tile of columns inside the
 //    reduction: contiguous loads instead of gathers along the reduction.
-void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts, const ScheduleKnobs& knobs) {
-  // kRowTile points of the first axis as a tile inside the reduction, right around `innermost`:
+void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts, const Target& target) {
+  // target.row_tile points of the first axis as a tile inside the reduction, right around `innermost`:
   // [.., first_o, middle axes.., reduction.., first_i, innermost].
   const auto tile_first_axis = [&](const std::string& reduce_outer) {
     const std::string& a = s.axes[0];
     std::vector<std::string> inner(s.axes.begin() + 1, s.axes.end() - 1);
     inner.push_back(reduce_outer);
     inner.push_back(a + "i");
-    ref.split(a, a + "o", a + "i", Expr(kRowTile), TailStrategy::SeparateLoop).unroll(a + "i").reorder(inner);
+    ref.split(a, a + "o", a + "i", Expr(int64_t{target.row_tile}), TailStrategy::SeparateLoop).unroll(a + "i").reorder(inner);
   };
-  const int64_t n_lanes = knobs.cpu_vector_lanes;
+  const int64_t n_lanes = target.vector_lanes(DType::f32);
   const Expr lanes = Expr(n_lanes);
   const bool contraction = s.reduce != ReduceKind::None && s.axes.size() >= 2 && facts.bound == 0;
   const bool single_reduce = s.reduce != ReduceKind::None && s.reduce_axes.size() == 1;
@@ -214,7 +208,7 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     order.push_back(c);
     order.push_back(e + "v");
     ref.reorder(order).parallel(e + "o").vectorize(e + "v");
-    // kRowTile points of the first axis share each element read along the reduction.
+    // target.row_tile points of the first axis share each element read along the reduction.
     tile_first_axis(c);
     return;
   }
@@ -241,16 +235,16 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
         const std::string& i = s.axes[0];
         const std::string& j = s.axes[1];
         tile_first_axis(k + "b");
-        // Weight rows in chunks of kWeightRowChunk, each chunk running over every row tile of
+        // Weight rows in chunks of target.weight_row_chunk, each chunk running over every row tile of
         // x: a tile of x is then read once per chunk (from cache) rather than once per weight
         // row, which for a long prompt streamed all of x from memory for every weight row.
-        ref.split(j, j + "o", j + "i", Expr(kWeightRowChunk), TailStrategy::SeparateLoop)
+        ref.split(j, j + "o", j + "i", Expr(int64_t{target.weight_row_chunk}), TailStrategy::SeparateLoop)
             .parallel(j + "o")
             .reorder({i + "o", j + "i"});
       }
     } else {
       ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v").rfactor(k + "v");
-      // A contraction computes kRowTile points of its first axis together, each element of the
+      // A contraction computes target.row_tile points of its first axis together, each element of the
       // other operand read once for all of them (attention's scores: 4 queries per key).
       if (contraction) tile_first_axis(k + "o");
     }
@@ -278,8 +272,8 @@ std::vector<std::string> fit_grid(StageRef ref, std::vector<std::string> axes) {
 
 // GPU: bound and leading axes over the grid; the rest over the threads of a work-group,
 // or, for a reduction with nothing computed inside it, the reduction across the threads.
-void schedule_gpu_stage(const Stage& s, StageRef ref, size_t bound, const ScheduleKnobs& knobs) {
-  const Expr threads = Expr(int64_t{knobs.gpu_threads});
+void schedule_gpu_stage(const Stage& s, StageRef ref, size_t bound, const Target& target) {
+  const Expr threads = Expr(int64_t{target.workgroup_threads});
   const bool cross_thread = s.reduce != ReduceKind::None && bound == 0;
   if (cross_thread) {
     // Every spatial axis on the grid (innermost as x), the reduction across a work-group.
@@ -351,12 +345,12 @@ std::string input_shared_across_columns(const ComputeDef& def, const Stage& s) {
   return "";
 }
 
-// GPU GEMV/GEMM: a work-group per row i and kgpu_threads columns j, one thread per column,
+// GPU GEMV/GEMM: a work-group per row i and target.workgroup_threads columns j, one thread per column,
 // each summing over r itself; the row of x the threads all read is loaded a tile of r at a
 // time into shared memory by the work-group together (cache_read), where each thread reads it.
 void schedule_gpu_contraction(Schedule& schedule, const Stage& s, const std::string& shared_input,
-                              const ScheduleKnobs& knobs) {
-  const Expr threads = Expr(int64_t{knobs.gpu_threads});
+                              const Target& target) {
+  const Expr threads = Expr(int64_t{target.workgroup_threads});
   const std::string& i = s.axes[0];
   const std::string& j = s.axes[1];
   const std::string& r = s.reduce_axes[0];
@@ -371,47 +365,47 @@ void schedule_gpu_contraction(Schedule& schedule, const Stage& s, const std::str
       .store_in(ir::MemoryScope::Shared);
 }
 
-void schedule_gpu_producer(const Stage& s, StageRef ref, const ScheduleKnobs& knobs) {
+void schedule_gpu_producer(const Stage& s, StageRef ref, const Target& target) {
   KILN_CHECK(s.reduce_axes.size() == 1, "stage '{}': GPU row reduction over {} axes", s.name, s.reduce_axes.size());
   const std::string& k = s.reduce_axes[0];
-  ref.split(k, k + "o", k + "t", Expr(int64_t{knobs.gpu_threads}))
+  ref.split(k, k + "o", k + "t", Expr(int64_t{target.workgroup_threads}))
       .reorder({k + "t", k + "o"})
       .gpu_thread(k + "t")
       .rfactor(k + "t")
       .store_in(ir::MemoryScope::Shared);
 }
 
-void schedule_cpu_producer(const Stage& s, StageRef ref, const ScheduleKnobs& knobs) {
+void schedule_cpu_producer(const Stage& s, StageRef ref, const Target& target) {
   if (s.reduce_axes.size() != 1) return;
   const std::string& k = s.reduce_axes[0];
-  ref.split(k, k + "o", k + "v", Expr(int64_t{knobs.cpu_vector_lanes}), TailStrategy::SeparateLoop)
+  ref.split(k, k + "o", k + "v", Expr(int64_t{target.vector_lanes(DType::f32)}), TailStrategy::SeparateLoop)
       .vectorize(k + "v")
       .rfactor(k + "v");
 }
 
 }  // namespace
 
-Schedule default_schedule(const ComputeDef& def, TargetKind target, const ScheduleKnobs& knobs) {
+Schedule default_schedule(const ComputeDef& def, const Target& target) {
   Schedule schedule(def);
   const Plan plan = place_stages(def, schedule);
   for (const Stage& s : def.stages) {
     const StageSchedule& placed = schedule.of(s.name);
     if (placed.placement == Placement::Inline) continue;
     if (placed.placement == Placement::ComputeAt) {
-      if (target == TargetKind::Gpu) schedule_gpu_producer(s, schedule.stage(s.name), knobs);
-      else schedule_cpu_producer(s, schedule.stage(s.name), knobs);
+      if (target.is_gpu()) schedule_gpu_producer(s, schedule.stage(s.name), target);
+      else schedule_cpu_producer(s, schedule.stage(s.name), target);
       continue;
     }
     auto bound = plan.bound_axes.find(s.name);
     const size_t n_bound = bound == plan.bound_axes.end() ? 0 : bound->second;
-    if (target == TargetKind::Gpu) {
+    if (target.is_gpu()) {
       const std::string shared_input = n_bound == 0 ? input_shared_across_columns(def, s) : "";
-      if (!shared_input.empty()) schedule_gpu_contraction(schedule, s, shared_input, knobs);
-      else schedule_gpu_stage(s, schedule.stage(s.name), n_bound, knobs);
+      if (!shared_input.empty()) schedule_gpu_contraction(schedule, s, shared_input, target);
+      else schedule_gpu_stage(s, schedule.stage(s.name), n_bound, target);
     } else {
       const CpuStageFacts facts{n_bound, reduce_multiple(def, s),
                                 !s.axes.empty() && read_contiguously_along(def, s, s.axes.back())};
-      schedule_cpu_stage(s, schedule.stage(s.name), facts, knobs);
+      schedule_cpu_stage(s, schedule.stage(s.name), facts, target);
     }
   }
   return schedule;
