@@ -40,7 +40,13 @@ CompiledOp compile(const kernel::ComputeDef& def, const CompileOptions& options)
   const kernel::Schedule schedule = kernel::default_schedule(def, options.target);
   dump("schedule", def.name, [&] { return kernel::to_string(schedule); });
 
-  op.lowered = kernel::lower(schedule, kernel::LowerOptions::for_target(options.target));
+  kernel::LowerOptions lower_options = kernel::LowerOptions::for_target(options.target);
+  if (options.dump.count("passes") && options.on_dump) {
+    lower_options.after_pass = [&](const std::string& pass, const ir::Kernel& k) {
+      options.on_dump("loops after " + pass, k.name, ir::to_string(k));
+    };
+  }
+  op.lowered = kernel::lower(schedule, lower_options);
   for (const ir::Kernel& k : op.lowered.kernels) {
     dump("loops", k.name, [&] { return ir::to_string(k); });
     if (gpu) {

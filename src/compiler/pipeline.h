@@ -21,9 +21,10 @@ namespace kiln::compiler {
 // is known.
 Target parse_target(const std::string& name);
 
-// The printable stages, in pipeline order.
+// The printable stages, in pipeline order. "passes" is the loop IR after each lowering pass
+// (kernel::lowering_pass_names()); "loops" is the loop IR lowering ends with.
 inline const std::vector<std::string>& dump_stage_names() {
-  static const std::vector<std::string> names = {"target", "compute", "schedule", "loops", "llvm", "asm", "opencl"};
+  static const std::vector<std::string> names = {"target", "compute", "schedule", "passes", "loops", "llvm", "asm", "opencl"};
   return names;
 }
 

@@ -336,7 +336,8 @@ void add_compile_command(CLI::App& app) {
                       "default f16)");
   command->add_option("--from", flags->from, "Source dtype of cast (f32, f16, bf16)")->capture_default_str();
   command->add_option("--dump", flags->dump,
-                      "Stages to print, comma-separated: graph, target, compute, schedule, loops, llvm, asm (cpu), opencl "
+                      "Stages to print, comma-separated: graph, target, compute, schedule, passes (the loops after each "
+                      "lowering pass), loops, llvm, asm (cpu), opencl "
                       "(opencl); "
                       "default loops; with --model or --graph: graph, fused, compute, ... (default fused)")
       ->delimiter(',');

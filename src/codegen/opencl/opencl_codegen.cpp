@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "kernel/ir/equal.h"
 #include "kernel/ir/evaluate.h"
+#include "kernel/ir/verify.h"
 
 namespace kiln::codegen {
 namespace {
@@ -791,12 +792,9 @@ class OpenCLEmitter {
       KILN_CHECK(!(launched_c && extent_c && *launched_c < *extent_c),
                  "{} loop {} has extent {} but the launch gives only {} along dimension {}",
                  for_kind_name(op->for_kind), op->var, *extent_c, launched_c ? *launched_c : 0, op->gpu_dim);
+      // A loop shorter than the launch is guarded. That no barrier sits under such a guard
+      // (threads that skip it hang the work-group) is the loop-IR verifier's to check.
       const bool guard = !equal(launched, op->extent);
-      // Threads that skip a barrier hang the work-group: a thread loop with a barrier must
-      // cover the work-group exactly. A whole work-group may skip, so block loops may guard.
-      KILN_CHECK(!(guard && !is_block && contains_barrier(op->body)),
-                 "gpu_thread loop {} contains a barrier but its extent is not the work-group size",
-                 op->var);
       open_scope(!tail || guard);
       const std::string v = bind_name(op->var);
       vars_[op->var].push_back({v});
@@ -1009,6 +1007,7 @@ void check_launch_dims(const Kernel& kernel) {
 
 OpenCLCode emit_opencl(const ir::Kernel& kernel) {
   KILN_CHECK(kernel.body.defined(), "kernel {} has no body", kernel.name);
+  ir::verify(kernel, "opencl back end input");
   return OpenCLEmitter(kernel).run();
 }
 

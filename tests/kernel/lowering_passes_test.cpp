@@ -1,0 +1,87 @@
+// Lowering as named passes: the passes run in the documented order (vectorize only on CPUs,
+// gpu_launch only on GPUs), each one's loop IR is what the pass promises compared with the
+// previous pass's, and the verifier has accepted every one of them.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <vector>
+
+#include "kernel/compute/ops.h"
+#include "kernel/ir/printer.h"
+#include "kernel/lower/lower.h"
+#include "kernel/schedule/rules.h"
+
+namespace kiln::kernel {
+namespace {
+
+struct PassLog {
+  std::vector<std::string> order;
+  std::map<std::string, ir::Kernel> after;
+};
+
+PassLog lower_logged(const ComputeDef& def, const Target& target) {
+  PassLog log;
+  LowerOptions options = LowerOptions::for_target(target);
+  options.after_pass = [&](const std::string& pass, const ir::Kernel& k) {
+    log.order.push_back(pass);
+    log.after[pass] = k;
+  };
+  lower(default_schedule(def, target), options);
+  return log;
+}
+
+std::string text(const PassLog& log, const std::string& pass) { return ir::to_string(log.after.at(pass)); }
+
+TEST(LoweringPasses, CpuRunsNestSimplifyVectorize) {
+  const PassLog log = lower_logged(ops::rms_norm(1e-5), cpu_target({.avx2 = true, .avx512f = true}));
+  EXPECT_EQ(log.order, (std::vector<std::string>{"loop_nest", "simplify", "vectorize", "simplify_vectors"}));
+  for (const std::string& pass : log.order) {
+    const auto& names = lowering_pass_names();
+    EXPECT_NE(std::find(names.begin(), names.end(), pass), names.end()) << pass;
+  }
+  // loop_nest: the schedule's loops, lane accumulators indexed as tile point * lanes + lane.
+  const std::string nest = text(log, "loop_nest");
+  EXPECT_NE(nest.find("vectorized (ss_kv, 0, 16)"), std::string::npos) << nest;
+  EXPECT_NE(nest.find("ss_ss_lanes[0 * 16 + ss_kv]"), std::string::npos) << nest;
+  EXPECT_NE(nest.find("let ss_k = ss_ko * 16 + ss_kv"), std::string::npos) << nest;
+  // simplify: the single tile point folded away, nothing else changed in shape.
+  const std::string simple = text(log, "simplify");
+  EXPECT_EQ(simple.find("0 * 16"), std::string::npos) << simple;
+  EXPECT_NE(simple.find("ss_ss_lanes[ss_kv]"), std::string::npos) << simple;
+  EXPECT_NE(simple.find("vectorized (ss_kv, 0, 16)"), std::string::npos) << simple;
+  // vectorize: no vectorized loop left; the lane loop became ramps and a horizontal reduction.
+  const std::string vector = text(log, "vectorize");
+  EXPECT_EQ(vector.find("vectorized ("), std::string::npos) << vector;
+  EXPECT_NE(vector.find("ss_ss_lanes[ramp(0, 1, 16)]"), std::string::npos) << vector;
+  EXPECT_NE(vector.find("reduce_add("), std::string::npos) << vector;
+  // CPU kernels have no launch shape.
+  EXPECT_TRUE(log.after.at("simplify_vectors").grid.empty());
+}
+
+TEST(LoweringPasses, GpuRunsNestSimplifyLaunch) {
+  const PassLog log = lower_logged(ops::rms_norm(1e-5), generic_opencl_target());
+  EXPECT_EQ(log.order, (std::vector<std::string>{"loop_nest", "simplify", "gpu_launch"}));
+  const ir::Kernel& before = log.after.at("simplify");
+  const ir::Kernel& after = log.after.at("gpu_launch");
+  // gpu_launch: the loops unchanged, the grid (a work-group per row) and work-group size set.
+  EXPECT_TRUE(before.grid.empty());
+  EXPECT_EQ(ir::to_string(before.body), ir::to_string(after.body));
+  ASSERT_EQ(after.grid.size(), 3u);
+  EXPECT_EQ(ir::to_string(after.grid[0]), "rows");
+  EXPECT_EQ(ir::to_string(after.block[0]), "64");
+  EXPECT_NE(text(log, "gpu_launch").find("grid(rows, 1, 1) block(64, 1, 1)"), std::string::npos);
+}
+
+TEST(LoweringPasses, QuantizedMatmulKeepsItsBlockStructureThroughThePasses) {
+  const PassLog log = lower_logged(ops::matmul(DType::q4_0), cpu_target({.avx2 = true}));
+  // AVX2: 8 lanes, so a block of 32 is 4 unrolled vector tiles.
+  const std::string nest = text(log, "loop_nest");
+  EXPECT_NE(nest.find("unrolled (ru, 0, 4)"), std::string::npos) << nest;
+  EXPECT_NE(nest.find("vectorized (rv, 0, 8)"), std::string::npos) << nest;
+  const std::string vector = text(log, "simplify_vectors");
+  EXPECT_NE(vector.find("ramp("), std::string::npos);
+  EXPECT_EQ(vector.find("vectorized ("), std::string::npos) << vector;
+}
+
+}  // namespace
+}  // namespace kiln::kernel
