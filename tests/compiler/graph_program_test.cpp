@@ -69,6 +69,8 @@ void run_chain(bool fuse, size_t expected_kernels) {
   device.release(out);
 }
 
+// Unfused, each of the chain's 8 nodes is a kernel; fused, the first neg anchors a group that
+// the other 7 element-wise nodes (each reading the one before, and only it) all join.
 TEST(GraphProgram, UnfusedChainReleasesEachIntermediateAfterItsReader) { run_chain(false, 8); }
 
 TEST(GraphProgram, FusedChainIsOneKernel) { run_chain(true, 1); }

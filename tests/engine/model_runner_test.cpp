@@ -275,6 +275,8 @@ TEST(Parity, FreeRunningGreedyCpu) {
 
 // Against the same model computed in float64 (scripts/make_f64_goldens.py): kiln's f32 logits
 // agree within a small absolute bound at every position, on both devices.
+constexpr double kFloat64LogitBound = 1e-4;
+
 void float64_reference(const std::string& device_name, size_t max_cases = SIZE_MAX) {
   REQUIRE_MODEL();
   std::ifstream in(std::string(KILN_TEST_DATA) + "/generation/smollm2_f64.json");
@@ -307,9 +309,12 @@ void float64_reference(const std::string& device_name, size_t max_cases = SIZE_M
       }
     }
   }
-  std::printf("[ parity   ] %s vs %s: %d positions, largest |logit difference| %.5f\n", device_name.c_str(),
+  std::printf("[ parity   ] %s vs %s: %d positions, largest |logit difference| %.2e\n", device_name.c_str(),
               doc.at("reference").get<std::string>().c_str(), positions, largest);
-  EXPECT_LT(largest, 0.01);
+  // Measured: 1e-5 on the CPU, 5e-5 on OpenCL (its work-group trees sum in another order).
+  // Logits reach 38 here, where an f32 ulp is 3.8e-6: the bound allows about 26 ulps of
+  // rounding gathered over 30 layers, twice the worst measured, as docs/ARCHITECTURE.md states.
+  EXPECT_LT(largest, kFloat64LogitBound);
 }
 
 TEST(Parity, Float64ReferenceCpu) { float64_reference("cpu"); }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "base/error.h"
@@ -186,19 +187,30 @@ TEST(Sampler, FrequencyAndPresencePenaltiesSubtract) {
   EXPECT_EQ(weak_presence.sample(logits, thrice), 0);
 }
 
-TEST(Sampler, DefaultChainStaysWithinTopK) {
+TEST(Sampler, DefaultChainKeepsExactlyTheSurvivorsOfTopKTopPAndMinP) {
+  // Logits (i % 97) * 0.05 over 1000 ids: each residue 30..96 occurs 10 times.
   std::vector<float> logits(1000);
   for (size_t i = 0; i < logits.size(); ++i) logits[i] = static_cast<float>(i % 97) * 0.05f;
   SamplerOptions options;  // temperature 0.8, top_k 40, top_p 0.95, min_p 0.05
   options.seed = 42;
   Sampler sampler(options);
-  for (int i = 0; i < 1000; ++i) {
-    const int32_t token = sampler.sample(logits, {});
-    ASSERT_GE(token, 0);
-    ASSERT_LT(token, 1000);
-    // The 40 best logits are the ids with i % 97 in [86, 96].
-    EXPECT_GE(token % 97, 86);
+  // top_k 40 keeps the residues 96, 95, 94 and 93 (10 ids each). top_p, on the untempered
+  // probabilities, weighs a residue-r id by exp(0.05 * (r - 96)): each group of ten holds
+  // 0.269, 0.256, 0.243 and 0.232 of the mass, so 96..94 reach 0.768 and 8 more ids of
+  // residue 93 (0.0232 each) are needed to reach 0.95 (7 give 0.930, 8 give 0.954). Equal
+  // logits go lower id first: those are 93 + 97 k for k < 8. min_p keeps logits above
+  // 4.8 + ln 0.05 = 1.80, which all 38 are.
+  std::set<int32_t> survivors;
+  for (int32_t id = 0; id < 1000; ++id) {
+    const int32_t r = id % 97;
+    if (r >= 94 || (r == 93 && id / 97 < 8)) survivors.insert(id);
   }
+  ASSERT_EQ(survivors.size(), 38u);
+  // Each survivor has probability above 0.02 after temperature, so 4000 draws (seed 42, fixed)
+  // see every one of them.
+  std::set<int32_t> drawn;
+  for (int i = 0; i < 4000; ++i) drawn.insert(sampler.sample(logits, {}));
+  EXPECT_EQ(drawn, survivors);
 }
 
 TEST(Sampler, RefusesOptionsOutOfRange) {

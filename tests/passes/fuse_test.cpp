@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "graph/builder.h"
+#include "graph/ops.h"
 
 namespace kiln::passes {
 namespace {
@@ -13,6 +17,48 @@ using graph::SymExpr;
 using graph::ValueId;
 
 const SymExpr n = graph::sym("n_tokens");
+
+// The rule fusion promises, checked as a property rather than as a count: an element-wise or
+// broadcast node whose input is produced by another node's group, read by nothing else, not a
+// graph output and of the node's own shape, joins that group (if the group's anchor can take
+// an epilogue: a contraction, reduction or element-wise node). Every node is in one group.
+void expect_fused_wherever_the_rule_allows(const graph::Graph& g, const std::vector<KernelGroup>& groups) {
+  std::vector<int> group_of(g.nodes.size(), -1);
+  for (size_t k = 0; k < groups.size(); ++k) {
+    for (size_t node : groups[k].nodes) {
+      EXPECT_EQ(group_of[node], -1) << "node " << node << " in two groups";
+      group_of[node] = static_cast<int>(k);
+    }
+  }
+  for (int k : group_of) EXPECT_NE(k, -1) << "a node in no group";
+  std::map<uint32_t, int> readers;
+  for (const graph::Node& node : g.nodes) {
+    for (ValueId v : node.inputs) ++readers[v.index];
+  }
+  std::set<uint32_t> outputs;
+  for (ValueId v : g.outputs) outputs.insert(v.index);
+  const auto can_anchor = [](graph::PatternKind p) {
+    return p == graph::PatternKind::Contraction || p == graph::PatternKind::Reduction || p == graph::PatternKind::Elementwise ||
+           p == graph::PatternKind::Broadcast;
+  };
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const graph::Node& node = g.nodes[i];
+    const graph::PatternKind kind = graph::op_info(node.op).pattern;
+    if (kind != graph::PatternKind::Elementwise && kind != graph::PatternKind::Broadcast) continue;
+    bool could_join = false;
+    for (ValueId v : node.inputs) {
+      const graph::Value& value = g.value(v);
+      if (value.kind != graph::ValueKind::NodeOutput || readers[v.index] != 1 || outputs.count(v.index)) continue;
+      if (!(value.type.shape == g.type(node.outputs[0]).shape)) continue;
+      const size_t anchor = groups[static_cast<size_t>(group_of[static_cast<size_t>(value.producer)])].nodes.front();
+      could_join = could_join || can_anchor(graph::op_info(g.nodes[anchor].op).pattern);
+    }
+    if (could_join) {
+      EXPECT_GT(groups[static_cast<size_t>(group_of[i])].nodes.size(), 1u)
+          << "node " << i << " (" << graph::op_info(node.op).name << ") could join its producer's group but runs alone";
+    }
+  }
+}
 
 // One Llama-style layer: norm * weight, projections, residual adds, a SwiGLU feed-forward.
 graph::Graph llama_layer() {
@@ -35,6 +81,10 @@ graph::Graph llama_layer() {
 TEST(Fuse, FoldsElementwiseConsumersIntoTheirProducers) {
   const graph::Graph g = llama_layer();
   const std::vector<KernelGroup> groups = fuse(g);
+  // 13 nodes: 2 rms_norm, 4 matmul and 7 element-wise ones. Each of those 7 has a single-use
+  // input of its own shape, so all 7 fold: 6 groups (2 norms and 4 matmuls), 5 of them with an
+  // epilogue (the up matmul's result is read by the gate group's mul, which joins the gate).
+  expect_fused_wherever_the_rule_allows(g, groups);
   EXPECT_EQ(print_groups(g, groups),
             "group of 3: node 0 (rms_norm) -> mul -> scale\n"
             "group of 2: node 3 (matmul) -> add\n"
@@ -63,6 +113,7 @@ TEST(Fuse, KeepsValuesThatAreReadTwiceOrLeaveTheGraph) {
   b.output(z);
   b.output(b.exp(z));  // z is an output: it must be stored
   const graph::Graph g = b.finish();
+  expect_fused_wherever_the_rule_allows(g, fuse(g));
   EXPECT_EQ(print_groups(g, fuse(g)),
             "group of 2: node 1 (silu) -> add\n"
             "5 nodes in 4 kernel groups (1 of them fused)\n");
@@ -75,6 +126,7 @@ TEST(Fuse, StopsAtViewsAndOpaqueNodes) {
   const ValueId a = b.attention(q, k, k, 0.5);
   b.output(b.silu(b.reshape(b.silu(a), {n, 8})));  // attention is opaque; reshape is a view
   const graph::Graph g = b.finish();
+  expect_fused_wherever_the_rule_allows(g, fuse(g));
   EXPECT_EQ(print_groups(g, fuse(g)), "4 nodes in 4 kernel groups (0 of them fused)\n");
 }
 
