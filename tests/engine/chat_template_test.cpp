@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/model_folder.h"
 #include "support/expect_error.h"
 #include "engine/chat_template.h"
 #include "gguf/gguf_file.h"
@@ -24,12 +25,6 @@ namespace {
 using nlohmann::ordered_json;  // keeps the key order of dicts, as Python does
 
 const std::filesystem::path kData = std::filesystem::path(KILN_TEST_DATA) / "chat_template";
-
-std::filesystem::path models_folder() {
-  if (const char* env = std::getenv("KILN_MODELS"); env != nullptr && *env != '\0') return env;
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home != nullptr ? home : "") / ".cache" / "kiln" / "models";
-}
 
 ordered_json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -73,7 +68,7 @@ std::string render(const std::string& source,
 void check_model_goldens(const std::string& name) {
   const ordered_json golden = read_json(kData / (name + ".json"));
   const std::string source = golden.at("template").get<std::string>();
-  const std::filesystem::path model = models_folder() / golden.at("model_file").get<std::string>();
+  const std::filesystem::path model = model_folder() / golden.at("model_file").get<std::string>();
   if (std::filesystem::exists(model)) {
     const gguf::GGUFFile file = gguf::GGUFFile::open(model.string());
     if (golden.at("template_source") == "gguf") {
@@ -113,7 +108,7 @@ TEST(ChatTemplateModels, SmolLM2MatchesJinja2) { check_model_goldens("smollm2");
 TEST(ChatTemplateModels, Gemma3MatchesJinja2) { check_model_goldens("gemma3"); }
 
 TEST(ChatTemplateModels, SmolLM2FromTheModelFile) {
-  const std::filesystem::path model = models_folder() / "SmolLM2-135M-Instruct.Q4_1.gguf";
+  const std::filesystem::path model = model_folder() / "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!std::filesystem::exists(model))
     GTEST_SKIP() << model << " is missing; run scripts/fetch-models.py";
   const ChatTemplate chat_template = ChatTemplate::from_gguf(gguf::GGUFFile::open(model.string()));

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/model_folder.h"
 #include "engine/model_runner.h"
 #include "gguf/gguf_writer.h"
 #include "models/llama.h"
@@ -21,12 +22,7 @@
 namespace kiln::engine {
 namespace {
 
-std::string models_dir() {
-  const char* dir = std::getenv("KILN_MODELS");
-  return dir && *dir ? dir : std::string(std::getenv("HOME")) + "/.cache/kiln/models";
-}
-
-std::string smollm2() { return models_dir() + "/SmolLM2-135M-Instruct.Q4_1.gguf"; }
+std::string smollm2() { return default_model_path().string(); }
 
 #define REQUIRE_MODEL()                                                                             \
   if (!std::filesystem::exists(smollm2())) GTEST_SKIP() << smollm2() << " is missing: run scripts/fetch-models.py"

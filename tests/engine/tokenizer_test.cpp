@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/model_folder.h"
 #include "support/expect_error.h"
 #include "engine/tokenizer.h"
 #include "engine/utf8.h"
@@ -35,12 +36,6 @@ using gguf::ValueType;
 using nlohmann::json;
 
 const std::filesystem::path kData = std::filesystem::path(KILN_TEST_DATA) / "tokenizer";
-
-std::filesystem::path models_folder() {
-  if (const char* env = std::getenv("KILN_MODELS"); env != nullptr && *env != '\0') return env;
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home != nullptr ? home : "") / ".cache" / "kiln" / "models";
-}
 
 json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -104,7 +99,7 @@ RealModel& real_model(const std::string& file_name) {
   auto [it, inserted] = models.try_emplace(file_name);
   if (inserted) {
     it->second.file_name = file_name;
-    const std::filesystem::path path = models_folder() / file_name;
+    const std::filesystem::path path = model_folder() / file_name;
     if (std::filesystem::exists(path)) {
       it->second.file.emplace(GGUFFile::open(path.string()));
       it->second.tokenizer.emplace(Tokenizer::from_gguf(*it->second.file));
@@ -115,7 +110,7 @@ RealModel& real_model(const std::string& file_name) {
 
 #define REQUIRE_MODEL(model)                                                                   \
   if (!(model).tokenizer) {                                                                    \
-    GTEST_SKIP() << (models_folder() / (model).file_name) << " is missing; run "               \
+    GTEST_SKIP() << (model_folder() / (model).file_name) << " is missing; run "               \
                  << "scripts/fetch-models.py (gemma3 for Gemma) or set KILN_MODELS to the "    \
                  << "folder that holds it";                                                    \
   }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/model_folder.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_value.h"
 #include "gguf/gguf_writer.h"
@@ -651,14 +652,8 @@ TEST(GGUFRoundTrip, WriterMatchesTheHandBuiltFile) {
       << "first difference at byte " << (differs - written.begin());
 }
 
-std::filesystem::path models_folder() {
-  if (const char* env = std::getenv("KILN_MODELS"); env != nullptr && *env != '\0') return env;
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home != nullptr ? home : "") / ".cache" / "kiln" / "models";
-}
-
 TEST(GGUFRealModel, SmolLM2) {
-  const std::filesystem::path path = models_folder() / "SmolLM2-135M-Instruct.Q4_1.gguf";
+  const std::filesystem::path path = model_folder() / "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!std::filesystem::exists(path)) {
     GTEST_SKIP() << path << " is missing; run scripts/fetch-models to download it "
                  << "(or set KILN_MODELS to the folder that holds it)";

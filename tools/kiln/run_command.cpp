@@ -1,28 +1,22 @@
-// `kiln run` (one prompt, streamed) and `kiln chat` (a conversation): the model's generated text
-// goes to stdout and nothing else does; progress and timings go to stderr.
+// `kiln run` (one prompt, streamed) and `kiln chat` (a conversation): options and printing only;
+// the generation itself is engine::Session's. The model's generated text goes to stdout and
+// nothing else does; progress and timings go to stderr.
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <optional>
+#include <memory>
 
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "base/model_folder.h"
 #include "commands.h"
-#include "engine/chat_template.h"
-#include "engine/model_runner.h"
-#include "engine/sampler.h"
-#include "engine/tokenizer.h"
-#include "runtime/device.h"
+#include "engine/session.h"
 
 namespace kiln::cli {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 struct RunFlags {
   std::string model;
@@ -39,97 +33,52 @@ struct RunFlags {
   std::string system;
 };
 
-std::string default_model_path() {
-  const char* dir = std::getenv("KILN_MODELS");
-  const std::string folder = dir && *dir ? dir : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/kiln/models";
-  return folder + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// Everything one generation needs, loaded once.
-struct Loaded {
-  std::unique_ptr<runtime::Device> device;
-  std::unique_ptr<engine::ModelRunner> model;
-  std::optional<engine::Tokenizer> tokenizer;
-  double load_seconds = 0;
-};
-
-Loaded load(const RunFlags& flags) {
-  const std::string path = flags.model.empty() ? default_model_path() : flags.model;
-  if (flags.model.empty() && !std::filesystem::exists(path)) {
-    user_error("the default model is not at '{}'; fetch it with scripts/fetch-models.py, or pass -m FILE", path);
+// Opens the session the flags describe, with load progress on a terminal.
+std::unique_ptr<engine::Session> open_session(const RunFlags& flags) {
+  engine::SessionOptions options;
+  options.model_path = flags.model.empty() ? default_model_path().string() : flags.model;
+  if (flags.model.empty() && !std::filesystem::exists(options.model_path)) {
+    user_error("the default model is not at '{}'; fetch it with scripts/fetch-models.py, or pass -m FILE",
+               options.model_path);
   }
-  const auto start = Clock::now();
-  Loaded l;
-  l.device = runtime::open_device(flags.device, flags.threads);
+  options.device = flags.device;
+  options.threads = flags.threads;
+  options.model.ctx_size = flags.ctx_size;
+  options.model.fuse = !flags.no_fuse;
+  options.sampling = flags.sampling;
+  options.profile = flags.profile;
   const bool show_progress = isatty(STDERR_FILENO);
-  engine::ModelOptions options;
-  options.ctx_size = flags.ctx_size;
-  options.fuse = !flags.no_fuse;
-  options.on_progress = [show_progress](const std::string& stage, size_t done, size_t total) {
+  options.model.on_progress = [show_progress](const std::string& stage, size_t done, size_t total) {
     if (show_progress && (done == total || done % 16 == 0)) {
       fmt::print(stderr, "\r\033[K{} {}/{}", stage, done, total);
       if (done == total) fmt::print(stderr, "\r\033[K");
     }
   };
-  l.model = std::make_unique<engine::ModelRunner>(path, *l.device, options);
-  l.model->program().set_profiling(flags.profile);
-  l.tokenizer = engine::Tokenizer::from_gguf(l.model->file());
-  l.load_seconds = seconds_since(start);
-  return l;
+  return std::make_unique<engine::Session>(options);
 }
 
-struct GenerationStats {
-  size_t prompt_tokens = 0;
-  double prompt_seconds = 0;
-  size_t generated = 0;
-  double generate_seconds = 0;
-};
+void print_to_stdout(const std::string& piece) {
+  std::fwrite(piece.data(), 1, piece.size(), stdout);
+  std::fflush(stdout);
+}
 
-// Feeds `prompt` and samples until an end-of-generation token, `max_tokens`, or a full
-// context; streams the text to `emit` as whole UTF-8 characters. Returns the generated text.
-std::string generate(Loaded& l, const std::vector<int32_t>& prompt, const RunFlags& flags, engine::Sampler& sampler,
-                     std::vector<int32_t>& history, GenerationStats& stats, const std::function<void(const std::string&)>& emit) {
-  const auto prompt_start = Clock::now();
-  std::vector<float> logits = l.model->forward(prompt);
-  history.insert(history.end(), prompt.begin(), prompt.end());
-  stats.prompt_tokens += prompt.size();
-  stats.prompt_seconds += seconds_since(prompt_start);
-
-  engine::StreamingDecoder decoder(*l.tokenizer);
-  std::string text;
-  const auto generate_start = Clock::now();
-  for (int i = 0; i < flags.max_tokens; ++i) {
-    const int32_t token = sampler.sample(logits, history);
-    if (l.tokenizer->is_end_of_generation(token) && !flags.ignore_eos) break;
-    history.push_back(token);
-    ++stats.generated;
-    const std::string piece = decoder.push(token);
-    text += piece;
-    emit(piece);
-    if (l.model->n_past() >= l.model->ctx_size()) {
-      fmt::print(stderr, "\nkiln: stopped: the context of {} tokens is full (raise --ctx-size)\n", l.model->ctx_size());
-      break;
-    }
-    if (i + 1 < flags.max_tokens) logits = l.model->forward(std::span<const int32_t>(&token, 1));
+void report_stop(const engine::Session& session, const engine::Generation& g) {
+  if (g.stop == engine::StopReason::ContextFull) {
+    fmt::print(stderr, "\nkiln: stopped: the context of {} tokens is full (raise --ctx-size)\n", session.model().ctx_size());
   }
-  const std::string rest = decoder.finish();
-  text += rest;
-  emit(rest);
-  stats.generate_seconds += seconds_since(generate_start);
-  return text;
 }
 
-void print_timings(const Loaded& l, const GenerationStats& s) {
+void print_timings(engine::Session& session) {
+  const engine::SessionTimings& t = session.timings();
   fmt::print(stderr, "\nkiln: load {:.2f} s | prompt {} tokens, {:.1f} tokens/s | generation {} tokens, {:.1f} tokens/s | {}\n",
-             l.load_seconds, s.prompt_tokens, s.prompt_seconds > 0 ? s.prompt_tokens / s.prompt_seconds : 0.0,
-             s.generated, s.generate_seconds > 0 ? s.generated / s.generate_seconds : 0.0, l.device->name());
+             t.load_seconds, t.prompt_tokens, t.prompt_seconds > 0 ? t.prompt_tokens / t.prompt_seconds : 0.0,
+             t.generated_tokens, t.generate_seconds > 0 ? t.generated_tokens / t.generate_seconds : 0.0,
+             session.device().name());
 }
 
 // --profile: where the steps' time went, by kernel (prompt and generation together).
-void print_profile(Loaded& l) {
-  const auto times = l.model->program().profile();
+void print_profile(engine::Session& session) {
+  const auto times = session.model().program().profile();
   double total = 0;
   for (const auto& t : times) total += t.seconds;
   fmt::print(stderr, "kiln: profile, {:.3f} s in kernels\n  {:>8} {:>6} {:>9}  kernel\n", total, "ms", "%", "launches");
@@ -139,49 +88,33 @@ void print_profile(Loaded& l) {
   }
 }
 
-std::vector<int32_t> chat_tokens(const Loaded& l, const std::vector<engine::ChatMessage>& messages) {
-  const engine::ChatTemplate chat_template = engine::ChatTemplate::from_gguf(l.model->file());
-  const engine::Tokenizer& t = *l.tokenizer;
-  const std::string text = chat_template.render(messages, true, t.token_text(t.bos()), t.token_text(t.eos()));
-  // The template writes the special tokens it wants (BOS included) as text.
-  return t.encode(text, /*parse_special=*/true, /*add_bos=*/false);
-}
-
 void run(const RunFlags& flags) {
-  Loaded l = load(flags);
+  std::unique_ptr<engine::Session> session = open_session(flags);
   std::vector<int32_t> prompt;
   if (flags.chat) {
     std::vector<engine::ChatMessage> messages;
     if (!flags.system.empty()) messages.push_back({"system", flags.system});
     messages.push_back({"user", flags.prompt});
-    prompt = chat_tokens(l, messages);
+    prompt = session->chat_tokens(messages);
   } else {
-    prompt = l.tokenizer->encode(flags.prompt, true, l.tokenizer->adds_bos());
+    prompt = session->prompt_tokens(flags.prompt);
   }
   if (prompt.empty()) user_error("the prompt is empty; give one with -p");
-  engine::Sampler sampler(flags.sampling);
-  std::vector<int32_t> history;
-  GenerationStats stats;
-  generate(l, prompt, flags, sampler, history, stats, [](const std::string& piece) {
-    std::fwrite(piece.data(), 1, piece.size(), stdout);
-    std::fflush(stdout);
-  });
+  const engine::Generation g = session->generate(prompt, {flags.max_tokens, flags.ignore_eos}, print_to_stdout);
+  report_stop(*session, g);
   // On a terminal the answer ends its line; in a pipe stdout is exactly the generated text.
   if (isatty(STDOUT_FILENO)) std::fputc('\n', stdout);
-  print_timings(l, stats);
-  if (flags.profile) print_profile(l);
+  print_timings(*session);
+  if (flags.profile) print_profile(*session);
 }
 
 void chat(const RunFlags& flags) {
-  Loaded l = load(flags);
-  engine::Sampler sampler(flags.sampling);
+  std::unique_ptr<engine::Session> session = open_session(flags);
   std::vector<engine::ChatMessage> messages;
   if (!flags.system.empty()) messages.push_back({"system", flags.system});
-  std::vector<int32_t> history;  // the tokens in the KV cache
-  GenerationStats stats;
   const bool interactive = isatty(STDIN_FILENO);
-  fmt::print(stderr, "kiln chat: {} ({}). /reset starts over, /exit or Ctrl-D leaves.\n",
-             l.model->file().get_string_or("general.name", "model"), l.device->name());
+  fmt::print(stderr, "kiln chat: {} ({}). /reset starts over, /exit or Ctrl-D leaves.\n", session->model_name(),
+             session->device().name());
   std::string line;
   while (true) {
     if (interactive) fmt::print(stderr, "> ");
@@ -189,36 +122,27 @@ void chat(const RunFlags& flags) {
     if (line == "/exit") break;
     if (line == "/reset") {
       messages.resize(flags.system.empty() ? 0 : 1);
-      history.clear();
-      l.model->reset();
+      session->reset();
       fmt::print(stderr, "(conversation cleared)\n");
       continue;
     }
     if (line.empty()) continue;
     messages.push_back({"user", line});
-    const std::vector<int32_t> tokens = chat_tokens(l, messages);
-    // Keep the cached prefix the new rendering shares with what was fed before.
-    size_t common = 0;
-    while (common < history.size() && common < tokens.size() && history[common] == tokens[common]) ++common;
-    if (common == tokens.size()) --common;  // at least one token must be fed to get logits
-    l.model->rewind(static_cast<int64_t>(common));
-    history.resize(common);
-    const std::vector<int32_t> fresh(tokens.begin() + static_cast<std::ptrdiff_t>(common), tokens.end());
-    if (l.model->n_past() + static_cast<int64_t>(fresh.size()) >= l.model->ctx_size()) {
-      fmt::print(stderr, "kiln: the conversation fills the context of {} tokens; /reset to start over\n", l.model->ctx_size());
+    const std::vector<int32_t> conversation = session->chat_tokens(messages);
+    if (!session->fits(conversation)) {
+      fmt::print(stderr, "kiln: the conversation fills the context of {} tokens; /reset to start over\n",
+                 session->model().ctx_size());
       messages.pop_back();
       continue;
     }
-    const std::string reply = generate(l, fresh, flags, sampler, history, stats, [](const std::string& piece) {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-    });
+    const engine::Generation g = session->generate(conversation, {flags.max_tokens, flags.ignore_eos}, print_to_stdout);
+    report_stop(*session, g);
     std::fputc('\n', stdout);
     std::fflush(stdout);
-    messages.push_back({"assistant", reply});
+    messages.push_back({"assistant", g.text});
   }
-  print_timings(l, stats);
-  if (flags.profile) print_profile(l);
+  print_timings(*session);
+  if (flags.profile) print_profile(*session);
 }
 
 void add_common_options(CLI::App* command, RunFlags& f) {

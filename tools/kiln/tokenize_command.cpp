@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 
 #include "base/error.h"
+#include "base/model_folder.h"
 #include "commands.h"
 #include "engine/tokenizer.h"
 #include "engine/utf8.h"
@@ -23,20 +24,8 @@ namespace {
 
 using engine::Tokenizer;
 
-constexpr const char* kDefaultModel = "SmolLM2-135M-Instruct.Q4_1.gguf";
-
-// $KILN_MODELS/<default>, else ~/.cache/kiln/models/<default> (where scripts/fetch-models.py
-// puts it).
-std::string default_model_path() {
-  if (const char* dir = std::getenv("KILN_MODELS"); dir != nullptr && *dir != '\0') {
-    return fmt::format("{}/{}", dir, kDefaultModel);
-  }
-  const char* home = std::getenv("HOME");
-  return fmt::format("{}/.cache/kiln/models/{}", home != nullptr ? home : ".", kDefaultModel);
-}
-
 Tokenizer load_tokenizer(const std::string& model_path) {
-  const std::string path = model_path.empty() ? default_model_path() : model_path;
+  const std::string path = model_path.empty() ? default_model_path().string() : model_path;
   return Tokenizer::from_gguf(gguf::GGUFFile::open(path));
 }
 
@@ -125,7 +114,7 @@ void add_tokenize_commands(CLI::App& app) {
   const std::string model_help =
       fmt::format("GGUF model whose tokenizer to use (default: $KILN_MODELS/{}, or "
                   "~/.cache/kiln/models/{})",
-                  kDefaultModel, kDefaultModel);
+                  kDefaultModelFile, kDefaultModelFile);
 
   auto options = std::make_shared<TokenizeOptions>();
   CLI::App* tokenize = app.add_subcommand(
