@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 #include "base/error.h"
-#include "compiler/op_runner.h"
+#include "compiler/size_program.h"
+#include "kernel/ir/printer.h"
 #include "graph/ops.h"
 #include "kernel/compute/fuse.h"
 #include "kernel/compute/ops.h"
@@ -24,7 +26,6 @@ namespace ops = kernel::ops;
 struct GraphProgram::Step {
   enum class Kind { Compute, Alias, InPlace, RowsView } kind = Kind::Compute;
   const CompiledOp* op = nullptr;
-  std::unique_ptr<OpRunner> runner;
   std::map<std::string, ValueId> tensors;  // definition tensor name -> graph value
   std::map<std::string, SymExpr> sizes;    // definition size parameter -> graph expression
   ValueId output;
@@ -348,6 +349,7 @@ GraphProgram::GraphProgram(const Graph& graph, const Target& target, const std::
     if (on_progress) on_progress(group.nodes.back() + 1, graph_.nodes.size());
   }
   plan_lifetimes();
+  if (compile_) build_executable();
 }
 
 // Each result lives until the last step that reads it or a view of it (memory is then
@@ -390,95 +392,145 @@ size_t GraphProgram::kernel_count() const {
   return count;
 }
 
+namespace {
+
+// A loop-IR size (a scratch buffer's elements, over a definition's size parameters) in the
+// graph's terms.
+SymExpr graph_size(const ir::Expr& e, const std::map<std::string, SymExpr>& sizes) {
+  if (const int64_t* c = ir::as_const_int(e)) return SymExpr(*c);
+  if (const ir::Var* v = e.as<ir::Var>()) return sizes.at(v->name);
+  const ir::Binary* b = e.as<ir::Binary>();
+  KILN_CHECK(b != nullptr, "scratch size {} is not integer arithmetic", ir::to_string(e));
+  const SymExpr x = graph_size(b->a, sizes), y = graph_size(b->b, sizes);
+  switch (b->op) {
+    case ir::BinaryOp::Add: return x + y;
+    case ir::BinaryOp::Sub: return x - y;
+    case ir::BinaryOp::Mul: return x * y;
+    case ir::BinaryOp::Div: return x / y;
+    case ir::BinaryOp::Mod: return x % y;
+    case ir::BinaryOp::Min: return graph::min(x, y);
+    case ir::BinaryOp::Max: return graph::max(x, y);
+    default: break;
+  }
+  internal_error_at(__FILE__, __LINE__, "scratch size " + ir::to_string(e) + " is not integer arithmetic");
+}
+
+}  // namespace
+
+// The launch list: a slot per graph value (and per scratch buffer), every size translated once
+// and shared, every kernel's arguments resolved to slots and size indices.
+void GraphProgram::build_executable() {
+  runtime::Executable& ex = *executable_;
+  ex.symbols.assign(graph_.symbols.begin(), graph_.symbols.end());
+  std::map<std::string, uint32_t> size_index;  // by printed expression
+  const auto size_of = [&](const SymExpr& e) {
+    auto [it, added] = size_index.try_emplace(e.to_string(), static_cast<uint32_t>(ex.sizes.size()));
+    if (added) {
+      ex.sizes.emplace_back();
+      ex.sizes.back() = size_program(e, ex.symbols);
+    }
+    return it->second;
+  };
+  ex.slot_count = static_cast<uint32_t>(graph_.values.size());
+  for (const std::vector<ValueId>* leaves : {&graph_.inputs, &graph_.weights}) {
+    for (ValueId id : *leaves) {
+      ex.leaf_names.push_back(graph_.value(id).name);
+      ex.leaf_slots.push_back(id.index);
+    }
+  }
+  for (ValueId id : graph_.outputs) ex.output_slots.push_back(id.index);
+
+  std::map<const CompiledOp*, uint32_t> first_kernel;
+  std::set<std::pair<uint32_t, int64_t>> checked;
+  std::vector<std::vector<uint32_t>> due(steps_.size());  // per step: the slots freed after it
+  const auto release_after = [&](size_t last_use, uint32_t slot) {
+    if (last_use != kNeverReleased) due[last_use].push_back(slot);
+  };
+  using Kind = runtime::ExecStep::Kind;
+  for (size_t index = 0; index < steps_.size(); ++index) {
+    const Step& step = *steps_[index];
+    const uint32_t out = step.output.index;
+    if (step.kind == Step::Kind::Alias) {
+      ex.steps.push_back({.kind = Kind::Alias, .slot = out, .source = step.source.index});
+    } else if (step.kind == Step::Kind::RowsView) {
+      ex.steps.push_back({.kind = Kind::View, .slot = out, .source = step.source.index,
+                          .size = size_of(step.rows * step.row_bytes), .offset = size_of(step.first_row * step.row_bytes)});
+      release_after(step.last_use, out);
+    } else {
+      const CompiledOp& op = *step.op;
+      if (step.kind == Step::Kind::InPlace) ex.steps.push_back({.kind = Kind::Share, .slot = out, .source = step.source.index});
+      ex.steps.push_back({.kind = Kind::Allocate, .slot = out, .size = size_of(step.bytes)});
+      release_after(step.last_use, out);
+      for (const auto& [name, multiple] : op.def.size_multiples) {
+        const uint32_t s = size_of(step.sizes.at(name));
+        if (checked.insert({s, multiple}).second) {
+          ex.checks.push_back({s, multiple, fmt::format("operator '{}': size {}", op.def.name, name)});
+        }
+      }
+      std::map<std::string, uint32_t> slot_of;
+      for (const auto& [name, id] : step.tensors) slot_of[name] = id.index;
+      slot_of[op.def.outputs.at(0).name] = out;
+      std::vector<uint32_t> scratch;
+      for (const kernel::ScratchBuffer& b : op.lowered.scratch) {
+        const uint32_t slot = ex.slot_count++;
+        const SymExpr elements = graph_size(b.elements, step.sizes);
+        ex.steps.push_back({.kind = Kind::Allocate, .slot = slot,
+                            .size = size_of(graph::max(elements, 1) * int64_t{b.element_type.bytes()})});
+        slot_of[b.name] = slot;
+        scratch.push_back(slot);
+      }
+      auto [first, added] = first_kernel.try_emplace(&op, static_cast<uint32_t>(ex.kernels.size()));
+      if (added) ex.kernels.insert(ex.kernels.end(), op.kernels.begin(), op.kernels.end());
+      for (size_t k = 0; k < op.kernels.size(); ++k) {
+        runtime::ExecStep launch{.kind = Kind::Launch, .kernel = first->second + static_cast<uint32_t>(k)};
+        const codegen::KernelSignature& sig = op.kernels[k].signature;
+        for (const std::string& name : sig.buffers) {
+          auto it = slot_of.find(name);
+          KILN_CHECK(it != slot_of.end(), "kernel '{}' reads '{}', which no value binds", sig.name, name);
+          launch.buffers.push_back(it->second);
+        }
+        for (const std::string& name : sig.size_params) launch.sizes.push_back(size_of(step.sizes.at(name)));
+        ex.steps.push_back(std::move(launch));
+      }
+      for (auto it = scratch.rbegin(); it != scratch.rend(); ++it) ex.steps.push_back({.kind = Kind::Release, .slot = *it});
+    }
+    // Views were made after their sources: freeing the newest first frees views before them.
+    for (auto it = due[index].rbegin(); it != due[index].rend(); ++it) ex.steps.push_back({.kind = Kind::Release, .slot = *it});
+  }
+}
+
 void GraphProgram::run(runtime::Device& device, const std::map<std::string, runtime::Buffer*>& leaves,
                        const std::map<std::string, int64_t>& symbols, const std::vector<runtime::Buffer*>& outputs) {
   KILN_CHECK(compile_, "a program planned without compiling cannot run");
-  if (loaded_on_ != &device) {
-    for (auto& step : steps_) {
-      if (step->op) step->runner = std::make_unique<OpRunner>(device, *step->op);
-    }
-    loaded_on_ = &device;
+  const runtime::Executable& ex = *executable_;
+  std::vector<runtime::Buffer*> leaf_buffers;
+  for (const std::string& name : ex.leaf_names) {
+    auto it = leaves.find(name);
+    if (it == leaves.end()) user_error("graph input or weight '{}' is not bound", name);
+    leaf_buffers.push_back(it->second);
   }
-  std::map<uint32_t, runtime::Buffer*> buffer_of;
-  for (ValueId id : graph_.inputs) {
-    auto it = leaves.find(graph_.value(id).name);
-    if (it == leaves.end()) user_error("graph input '{}' is not bound", graph_.value(id).name);
-    buffer_of[id.index] = it->second;
+  std::vector<int64_t> symbol_values;
+  for (const std::string& name : ex.symbols) {
+    auto it = symbols.find(name);
+    if (it == symbols.end()) user_error("symbol '{}' has no value", name);
+    symbol_values.push_back(it->second);
   }
-  for (ValueId id : graph_.weights) {
-    auto it = leaves.find(graph_.value(id).name);
-    if (it == leaves.end()) user_error("weight '{}' is not bound", graph_.value(id).name);
-    buffer_of[id.index] = it->second;
-  }
-  KILN_CHECK(outputs.size() == graph_.outputs.size(), "{} output buffers for {} outputs", outputs.size(),
-             graph_.outputs.size());
-  for (size_t i = 0; i < outputs.size(); ++i) buffer_of[graph_.outputs[i].index] = outputs[i];
-
-  std::vector<runtime::Buffer> owned;  // released after their last use, views before their sources
-  owned.reserve(2 * steps_.size());
-  std::vector<std::vector<size_t>> due(steps_.size());  // per step: the owned buffers to release after it
-  const auto own = [&](runtime::Buffer buffer, size_t last_use) {
-    owned.push_back(buffer);
-    if (last_use != kNeverReleased) due[last_use].push_back(owned.size() - 1);
-    return &owned.back();
-  };
-  // Views were created after their sources: releasing newest first frees views before them.
-  const auto release_due = [&](size_t done) {
-    for (auto b = due[done].rbegin(); b != due[done].rend(); ++b) device.release(owned[*b]);
-  };
-  const auto release_the_rest = [&] {
-    for (auto it = owned.rbegin(); it != owned.rend(); ++it) {
-      if (it->handle != nullptr) device.release(*it);
-    }
-  };
-  try {
-    for (size_t index = 0; index < steps_.size(); ++index) {
-      const std::unique_ptr<Step>& step = steps_[index];
-      if (step->kind == Step::Kind::Alias) {
-        if (!buffer_of.count(step->output.index)) buffer_of[step->output.index] = buffer_of.at(step->source.index);
-        continue;
-      }
-      if (step->kind == Step::Kind::RowsView) {
-        const runtime::Buffer* source = buffer_of.at(step->source.index);
-        const int64_t row_bytes = step->row_bytes.evaluate(symbols);
-        buffer_of[step->output.index] =
-            own(device.view(*source, static_cast<size_t>(step->first_row.evaluate(symbols) * row_bytes),
-                            static_cast<size_t>(step->rows.evaluate(symbols) * row_bytes)),
-                step->last_use);
-        continue;
-      }
-      std::map<std::string, runtime::Buffer*> tensors;
-      for (const auto& [name, id] : step->tensors) tensors[name] = buffer_of.at(id.index);
-      runtime::Buffer*& out = buffer_of[step->output.index];
-      if (step->kind == Step::Kind::InPlace) out = buffer_of.at(step->source.index);
-      if (out == nullptr) {
-        out = own(device.allocate(static_cast<size_t>(step->bytes.evaluate(symbols))), step->last_use);
-      }
-      tensors[step->op->def.outputs.at(0).name] = out;
-      std::map<std::string, int64_t> sizes;
-      for (const auto& [name, e] : step->sizes) sizes[name] = e.evaluate(symbols);
-      if (profiling_) {
-        step->runner->run(tensors, sizes, [&](const std::string& kernel, double seconds) {
-          OpTime& t = times_[kernel];
-          t.name = kernel;
-          t.launches += 1;
-          t.seconds += seconds;
-        });
-      } else {
-        step->runner->run(tensors, sizes);
-      }
-      release_due(index);
-    }
-  } catch (...) {
-    release_the_rest();
-    throw;
-  }
-  release_the_rest();
+  executable_->run(device, leaf_buffers, symbol_values, outputs);
 }
 
 std::vector<GraphProgram::OpTime> GraphProgram::profile() const {
   std::vector<OpTime> out;
-  for (const auto& [name, t] : times_) out.push_back(t);
+  std::map<std::string, OpTime> by_name;
+  const runtime::Executable& ex = *executable_;
+  for (size_t k = 0; k < ex.kernels.size() && k < ex.kernel_times().size(); ++k) {
+    const runtime::Executable::KernelTime& t = ex.kernel_times()[k];
+    if (t.launches == 0) continue;
+    OpTime& o = by_name[ex.kernels[k].signature.name];
+    o.name = ex.kernels[k].signature.name;
+    o.launches += t.launches;
+    o.seconds += t.seconds;
+  }
+  for (const auto& [name, t] : by_name) out.push_back(t);
   std::sort(out.begin(), out.end(), [](const OpTime& a, const OpTime& b) { return a.seconds > b.seconds; });
   return out;
 }

@@ -5,7 +5,8 @@
 // the graph's symbols (n_tokens, n_past, ...).
 //
 // Each kernel's result gets its own buffer, released after the last step that reads it (no
-// arena or buffer reuse plan yet).
+// arena or buffer reuse plan yet). What runs is the runtime's Executable (runtime/executable.h):
+// the program builds it once, as a flat launch list, and run() hands it the bindings.
 #pragma once
 
 #include <functional>
@@ -17,6 +18,7 @@
 #include "compiler/pipeline.h"
 #include "graph/graph.h"
 #include "runtime/device.h"
+#include "runtime/executable.h"
 
 namespace kiln::compiler {
 
@@ -50,8 +52,11 @@ class GraphProgram {
     int64_t launches = 0;
     double seconds = 0;
   };
-  void set_profiling(bool on) { profiling_ = on; }
+  void set_profiling(bool on) { executable_->set_profiling(on); }
   std::vector<OpTime> profile() const;
+
+  // The launch list the runtime walks (built when the program compiles).
+  runtime::Executable& executable() { return *executable_; }
 
   struct Step;
   struct NodePlan;
@@ -59,14 +64,12 @@ class GraphProgram {
  private:
   void add_compute_step(NodePlan plan, graph::ValueId output, const Target& target);
   void plan_lifetimes();
-  bool profiling_ = false;
-  std::map<std::string, OpTime> times_;
+  void build_executable();
   graph::Graph graph_;
   std::vector<std::unique_ptr<Step>> steps_;  // one per node
   std::map<std::string, std::unique_ptr<CompiledOp>> compiled_;  // by printed definition
   bool compile_ = true;
-  // Loaded kernels per device (a program may run on one device at a time).
-  runtime::Device* loaded_on_ = nullptr;
+  std::unique_ptr<runtime::Executable> executable_ = std::make_unique<runtime::Executable>();
 };
 
 }  // namespace kiln::compiler

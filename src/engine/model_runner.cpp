@@ -55,6 +55,18 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
       leaves_[fmt::format("{}.{}", kind, l)] = &cache_.back();
     }
   }
+  // The launch list's bindings, made once: every weight and cache by its leaf index; the
+  // per-step inputs and symbols are set by index in forward().
+  runtime::Executable& ex = program_->executable();
+  leaf_buffers_.assign(ex.leaf_names.size(), nullptr);
+  for (size_t i = 0; i < ex.leaf_names.size(); ++i) {
+    if (auto it = leaves_.find(ex.leaf_names[i]); it != leaves_.end()) leaf_buffers_[i] = it->second;
+  }
+  step_inputs_ = {ex.leaf_index("tokens"), ex.leaf_index("positions"), ex.leaf_index("kv_slots"),
+                  ex.leaf_index("new_slots")};
+  symbol_values_.assign(ex.symbols.size(), 0);
+  n_tokens_symbol_ = ex.symbol_index("n_tokens");
+  n_past_symbol_ = ex.symbol_index("n_past");
 }
 
 ModelRunner::~ModelRunner() {
@@ -94,12 +106,12 @@ std::vector<float> ModelRunner::forward(std::span<const int32_t> tokens) {
     device_.write(pos, positions.data(), positions.size() * sizeof(int32_t));
     device_.write(kv_slots, slots.data(), slots.size() * sizeof(int32_t));
     device_.write(new_slots, slots.data() + n_past_, tokens.size() * sizeof(int32_t));
-    std::map<std::string, runtime::Buffer*> leaves = leaves_;
-    leaves["tokens"] = &ids;
-    leaves["positions"] = &pos;
-    leaves["kv_slots"] = &kv_slots;
-    leaves["new_slots"] = &new_slots;
-    program_->run(device_, leaves, {{"n_tokens", n}, {"n_past", n_past_}}, {&logits});
+    runtime::Buffer* step_buffers[] = {&ids, &pos, &kv_slots, &new_slots};
+    for (size_t k = 0; k < step_inputs_.size(); ++k) leaf_buffers_[step_inputs_[k]] = step_buffers[k];
+    symbol_values_[n_tokens_symbol_] = n;
+    symbol_values_[n_past_symbol_] = n_past_;
+    runtime::Buffer* outputs[] = {&logits};
+    program_->executable().run(device_, leaf_buffers_, symbol_values_, outputs);
     device_.read(out.data(), logits, out.size() * sizeof(float));
   } catch (...) {
     for (runtime::Buffer* b : {&ids, &pos, &kv_slots, &new_slots, &logits}) device_.release(*b);

@@ -4,6 +4,7 @@
 // ctx_size). forward() feeds tokens at the next positions and returns their logits.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -64,6 +65,10 @@ class ModelRunner {
   runtime::KvBlocks kv_blocks_;
   runtime::KvBlocks::SequenceId sequence_ = 0;
   std::map<std::string, runtime::Buffer*> leaves_;
+  std::vector<runtime::Buffer*> leaf_buffers_;  // in the launch list's leaf order
+  std::array<size_t, 4> step_inputs_{};         // leaf indices of tokens, positions, kv_slots, new_slots
+  std::vector<int64_t> symbol_values_;
+  size_t n_tokens_symbol_ = 0, n_past_symbol_ = 0;
   bool all_logits_ = false;
   int64_t n_past_ = 0;
   uint64_t weight_bytes_ = 0;

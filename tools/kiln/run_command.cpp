@@ -81,7 +81,13 @@ void print_profile(engine::Session& session) {
   const auto times = session.model().program().profile();
   double total = 0;
   for (const auto& t : times) total += t.seconds;
-  fmt::print(stderr, "kiln: profile, {:.3f} s in kernels\n  {:>8} {:>6} {:>9}  kernel\n", total, "ms", "%", "launches");
+  const runtime::Executable& ex = session.model().program().executable();
+  const double host = ex.host_seconds();
+  const int64_t steps = std::max<int64_t>(ex.runs(), 1);
+  fmt::print(stderr, "kiln: profile, {:.3f} s in kernels; host work between them {:.3f} ms per step ({:.1f}% of {} steps)\n",
+             total, 1e3 * host / static_cast<double>(steps), total + host > 0 ? 100 * host / (total + host) : 0.0,
+             ex.runs());
+  fmt::print(stderr, "  {:>8} {:>6} {:>9}  kernel\n", "ms", "%", "launches");
   for (const auto& t : times) {
     fmt::print(stderr, "  {:8.1f} {:6.1f} {:9}  {}\n", t.seconds * 1e3, total > 0 ? 100 * t.seconds / total : 0.0,
                t.launches, t.name);
