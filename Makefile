@@ -13,7 +13,7 @@ WERROR     := $(if $(CI),ON,OFF)
 
 export KILN_MODELS
 
-.PHONY: run test deps build asan-test model clean
+.PHONY: run test deps build asan-test model test-models clean
 
 PROMPT ?= What is the capital of France? Answer in one sentence.
 
@@ -22,7 +22,7 @@ run: deps build model
 	@echo
 
 # Tests keep compiled kernels in the build folder, not in the user's ~/.cache/kiln/kernels.
-test: deps build model
+test: deps build model test-models
 	cd $(BUILD) && KILN_CACHE=$(abspath $(BUILD))/kernel-cache ctest --output-on-failure -j $(JOBS)
 	$(MAKE) asan-test
 
@@ -41,6 +41,10 @@ asan-test:
 
 model:
 	./scripts/fetch-models.py smollm2 >/dev/null
+
+# Gemma 3 270M as well: the SentencePiece tokenizer's parity tests run on it.
+test-models:
+	./scripts/fetch-models.py gemma3 >/dev/null
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,8 +1,9 @@
 #include "engine/byte_level_bpe.h"
 
 #include <array>
-#include <queue>
+#include <optional>
 
+#include "engine/bpe_merge.h"
 #include "engine/utf8.h"
 
 namespace kiln::engine {
@@ -74,27 +75,6 @@ PreparedText prepare(std::string_view text) {
   return prepared;
 }
 
-struct Symbol {
-  size_t begin;
-  size_t length;  // 0 once merged into the symbol on its left
-  int prev;
-  int next;
-};
-
-struct Bigram {
-  int rank;
-  int left;
-  int right;
-  size_t left_length;  // lengths when queued: a bigram is stale once either symbol changed
-  size_t right_length;
-};
-
-struct LaterBigram {
-  bool operator()(const Bigram& a, const Bigram& b) const {
-    return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-  }
-};
-
 }  // namespace
 
 ByteLevelBpe::ByteLevelBpe(const std::vector<std::string>& merges, PreTokenizer pre_tokenizer)
@@ -142,47 +122,14 @@ void ByteLevelBpe::encode_word(const Vocab& vocab, std::string_view word,
       return;
     }
   }
-  // One symbol per character of the byte-encoded word, that is per byte of the original text.
-  std::vector<Symbol> symbols;
-  for (size_t at = 0; at < word.size();) {
-    const size_t length =
-        std::min(word.size() - at, utf8::sequence_length(static_cast<uint8_t>(word[at])));
-    const int index = static_cast<int>(symbols.size());
-    symbols.push_back({at, length, index - 1, at + length == word.size() ? -1 : index + 1});
-    at += length;
-  }
-  auto text_of = [&](const Symbol& s) { return word.substr(s.begin, s.length); };
-
-  std::priority_queue<Bigram, std::vector<Bigram>, LaterBigram> queue;
+  // One symbol per character of the byte-encoded word, that is per byte of the original text;
+  // pairs merge by rank, the lowest first.
   std::string key;
-  auto try_queue = [&](int left, int right) {
-    if (left < 0 || right < 0) return;
-    const int rank = merge_rank(text_of(symbols[left]), text_of(symbols[right]), key);
-    if (rank >= 0) {
-      queue.push({rank, left, right, symbols[left].length, symbols[right].length});
-    }
+  const auto rank_of = [&](std::string_view left, std::string_view right) -> std::optional<int> {
+    const int rank = merge_rank(left, right, key);
+    return rank >= 0 ? std::optional<int>(rank) : std::nullopt;
   };
-  for (int i = 1; i < static_cast<int>(symbols.size()); ++i) try_queue(i - 1, i);
-
-  while (!queue.empty()) {
-    const Bigram bigram = queue.top();
-    queue.pop();
-    Symbol& left = symbols[bigram.left];
-    Symbol& right = symbols[bigram.right];
-    if (left.length != bigram.left_length || right.length != bigram.right_length ||
-        right.length == 0 || left.length == 0) {
-      continue;
-    }
-    left.length += right.length;
-    right.length = 0;
-    left.next = right.next;
-    if (right.next >= 0) symbols[right.next].prev = bigram.left;
-    try_queue(left.prev, bigram.left);
-    try_queue(bigram.left, left.next);
-  }
-
-  for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
-    const std::string_view text = text_of(symbols[i]);
+  for (const std::string_view text : bpe_merge<int>(word, rank_of)) {
     if (int32_t id = vocab.find(text); id != kNoToken) {
       out.push_back(id);
       continue;

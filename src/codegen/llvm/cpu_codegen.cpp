@@ -24,6 +24,7 @@
 #include "base/error.h"
 #include "codegen/llvm/cpu_emitter.h"
 #include "codegen/llvm/cpu_jit.h"
+#include "codegen/signature.h"
 
 namespace kiln::codegen {
 
@@ -207,12 +208,7 @@ CompiledKernel compile_cpu(const ir::Kernel& kernel, const CpuCodegenOptions& op
                "({})", kernel.name, options.cpu, llvm::sys::getHostCPUName().str());
   }
   CompiledKernel compiled;
-  compiled.signature.name = kernel.name;
-  for (const ir::BufferParam& buffer : kernel.buffers) {
-    compiled.signature.buffers.push_back(buffer.name);
-    compiled.signature.buffer_is_output.push_back(buffer.is_output);
-  }
-  compiled.signature.size_params = kernel.size_params;
+  compiled.signature = signature_of(kernel);
 
   Lowered lowered = lower(kernel, options);
   const std::string cache_dir = kernel_cache_dir();

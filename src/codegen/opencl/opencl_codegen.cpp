@@ -176,27 +176,6 @@ Code float_literal(Type t, double v) {
   return {digits, digits[0] == '-' ? kUnary : kAtom};
 }
 
-bool contains_barrier(const Stmt& s) {
-  if (!s.defined()) return false;
-  switch (s.kind()) {
-    case StmtKind::Barrier: return true;
-    case StmtKind::For: return contains_barrier(s.as<For>()->body);
-    case StmtKind::LetStmt: return contains_barrier(s.as<LetStmt>()->body);
-    case StmtKind::Allocate: return contains_barrier(s.as<Allocate>()->body);
-    case StmtKind::IfThenElse: {
-      const IfThenElse* op = s.as<IfThenElse>();
-      return contains_barrier(op->then_case) || contains_barrier(op->else_case);
-    }
-    case StmtKind::Block:
-      for (const Stmt& c : s.as<Block>()->stmts) {
-        if (contains_barrier(c)) return true;
-      }
-      return false;
-    case StmtKind::Store: return false;
-  }
-  return false;
-}
-
 void collect_stored_buffers(const Stmt& s, std::set<std::string>& out) {
   if (!s.defined()) return;
   switch (s.kind()) {
@@ -975,63 +954,12 @@ class OpenCLEmitter {
   std::set<std::string> in_scope_;                 // identifiers visible at this point
 };
 
-void check_launch_dims(const Kernel& kernel) {
-  KILN_CHECK(kernel.grid.size() <= 3 && kernel.block.size() <= 3, "kernel {} has more than 3 launch dimensions",
-             kernel.name);
-  const std::set<std::string> sizes(kernel.size_params.begin(), kernel.size_params.end());
-  std::function<void(const Expr&)> check = [&](const Expr& e) {
-    if (const Var* v = e.as<Var>()) {
-      KILN_CHECK(sizes.count(v->name), "launch dimension of kernel {} uses {}, which is not a size parameter",
-                 kernel.name, v->name);
-    } else if (const Binary* b = e.as<Binary>()) {
-      check(b->a);
-      check(b->b);
-    } else if (const Cast* c = e.as<Cast>()) {
-      check(c->value);
-    } else if (const Select* s = e.as<Select>()) {
-      check(s->condition);
-      check(s->true_value);
-      check(s->false_value);
-    } else if (const Not* n = e.as<Not>()) {
-      check(n->value);
-    } else {
-      KILN_CHECK(e.as<IntImm>(), "launch dimension of kernel {} is not an integer expression of the sizes",
-                 kernel.name);
-    }
-  };
-  for (const Expr& e : kernel.grid) check(e);
-  for (const Expr& e : kernel.block) check(e);
-}
-
 }  // namespace
 
 OpenCLCode emit_opencl(const ir::Kernel& kernel) {
   KILN_CHECK(kernel.body.defined(), "kernel {} has no body", kernel.name);
   ir::verify(kernel, "opencl back end input");
   return OpenCLEmitter(kernel).run();
-}
-
-CompiledKernel compile_opencl(const ir::Kernel& kernel) {
-  check_launch_dims(kernel);
-  CompiledKernel compiled;
-  compiled.signature.name = kernel.name;
-  for (const ir::BufferParam& b : kernel.buffers) {
-    compiled.signature.buffers.push_back(b.name);
-    compiled.signature.buffer_is_output.push_back(b.is_output);
-  }
-  compiled.signature.size_params = kernel.size_params;
-  compiled.code = emit_opencl(kernel);
-  compiled.launch_shape = [grid = kernel.grid, block = kernel.block, names = kernel.size_params](
-                              const int64_t* sizes, std::array<int64_t, 3>& grid_out,
-                              std::array<int64_t, 3>& block_out) {
-    std::map<std::string, int64_t> values;
-    for (size_t i = 0; i < names.size(); ++i) values[names[i]] = sizes[i];
-    for (size_t d = 0; d < 3; ++d) {
-      grid_out[d] = d < grid.size() ? ir::evaluate_int(grid[d], values) : 1;
-      block_out[d] = d < block.size() ? ir::evaluate_int(block[d], values) : 1;
-    }
-  };
-  return compiled;
 }
 
 }  // namespace kiln::codegen
