@@ -516,6 +516,9 @@ void GraphProgram::run(runtime::Device& device, const std::map<std::string, runt
     symbol_values.push_back(it->second);
   }
   executable_->run(device, leaf_buffers, symbol_values, outputs);
+  // This convenience path keeps no memory between runs; a caller that runs many steps (the
+  // model runner) runs the executable itself and keeps its arena.
+  executable_->release_memory();
 }
 
 std::vector<GraphProgram::OpTime> GraphProgram::profile() const {

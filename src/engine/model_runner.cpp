@@ -70,6 +70,7 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
 }
 
 ModelRunner::~ModelRunner() {
+  program_->executable().release_memory();
   for (runtime::Buffer& b : cache_) device_.release(b);
   for (runtime::Buffer& b : weights_) device_.release(b);
 }

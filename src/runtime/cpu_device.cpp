@@ -92,6 +92,8 @@ void CpuDevice::release(Buffer& buffer) {
   buffer = Buffer{};
 }
 
+size_t CpuDevice::view_alignment() const { return kAlignment; }
+
 Buffer CpuDevice::view(const Buffer& buffer, size_t offset, size_t bytes) {
   check_range("a view", buffer.bytes, bytes, offset);
   return Buffer{static_cast<uint8_t*>(buffer.handle) + offset, bytes, true};

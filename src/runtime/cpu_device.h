@@ -30,6 +30,7 @@ class CpuDevice : public Device {
   Buffer allocate(size_t bytes) override;
   void release(Buffer& buffer) override;
   Buffer view(const Buffer& buffer, size_t offset, size_t bytes) override;
+  size_t view_alignment() const override;  // 64: a cache line, an AVX-512 vector
   void write(Buffer& dst, const void* src, size_t bytes, size_t offset = 0) override;
   void read(void* dst, const Buffer& src, size_t bytes, size_t offset = 0) override;
 

@@ -40,8 +40,9 @@ class Device {
   virtual void write(Buffer& dst, const void* src, size_t bytes, size_t offset = 0) = 0;
   virtual void read(void* dst, const Buffer& src, size_t bytes, size_t offset = 0) = 0;
   // `bytes` of `buffer` from `offset` as a buffer of its own (rows of a KV cache), released with
-  // release() before `buffer` is. On OpenCL the offset must meet the device's base alignment.
+  // release() before `buffer` is. The offset must be a multiple of view_alignment().
   virtual Buffer view(const Buffer& buffer, size_t offset, size_t bytes) = 0;
+  virtual size_t view_alignment() const = 0;
 
   // Throws UserError if the kernel's code is not for this device or fails to build.
   virtual std::unique_ptr<LoadedKernel> load(const codegen::CompiledKernel& kernel) = 0;

@@ -1,5 +1,6 @@
 #include "runtime/executable.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/error.h"
@@ -32,6 +33,73 @@ void Executable::release_owned(Device& device) {
   owned_order_.clear();
 }
 
+size_t Executable::plan_arena(size_t alignment) {
+  offsets_.assign(slot_count, 0);
+  planned_bytes_.assign(slot_count, 0);
+  bound_.assign(slot_count, 0);
+  free_.clear();
+  for (uint32_t slot : leaf_slots) bound_[slot] = 1;
+  for (uint32_t slot : output_slots) bound_[slot] = 1;
+  size_t top = 0;
+  for (const ExecStep& step : steps) {
+    switch (step.kind) {
+      case ExecStep::Kind::Allocate: {
+        if (bound_[step.slot]) break;  // the caller's buffer, or one shared in place
+        const size_t want = static_cast<size_t>(std::max<int64_t>(size_values_[step.size], 1));
+        const size_t bytes = (want + alignment - 1) / alignment * alignment;
+        size_t offset = top;
+        const auto fit = std::find_if(free_.begin(), free_.end(), [&](const Range& r) { return r.bytes >= bytes; });
+        if (fit != free_.end()) {
+          offset = fit->offset;
+          fit->offset += bytes;
+          fit->bytes -= bytes;
+          if (fit->bytes == 0) free_.erase(fit);
+        } else if (!free_.empty() && free_.back().offset + free_.back().bytes == top) {
+          // The last free range ends at the top: start there and grow past it.
+          offset = free_.back().offset;
+          free_.pop_back();
+          top = offset + bytes;
+        } else {
+          top += bytes;
+        }
+        offsets_[step.slot] = offset;
+        planned_bytes_[step.slot] = bytes;
+        bound_[step.slot] = 1;
+        break;
+      }
+      case ExecStep::Kind::Release: {
+        const size_t bytes = planned_bytes_[step.slot];
+        if (bytes == 0) break;
+        // Back into the free ranges, kept sorted and merged with its neighbours.
+        const size_t offset = offsets_[step.slot];
+        auto next = std::lower_bound(free_.begin(), free_.end(), offset,
+                                     [](const Range& r, size_t at) { return r.offset < at; });
+        auto it = free_.insert(next, Range{offset, bytes});
+        if (std::next(it) != free_.end() && it->offset + it->bytes == std::next(it)->offset) {
+          it->bytes += std::next(it)->bytes;
+          free_.erase(std::next(it));
+        }
+        if (it != free_.begin() && std::prev(it)->offset + std::prev(it)->bytes == it->offset) {
+          std::prev(it)->bytes += it->bytes;
+          free_.erase(it);
+        }
+        break;
+      }
+      case ExecStep::Kind::View:
+      case ExecStep::Kind::Alias:
+      case ExecStep::Kind::Share: bound_[step.slot] = 1; break;
+      case ExecStep::Kind::Launch: break;
+    }
+  }
+  return top;
+}
+
+void Executable::release_memory() {
+  if (arena_device_ != nullptr && arena_.handle != nullptr) arena_device_->release(arena_);
+  arena_ = Buffer{};
+  arena_device_ = nullptr;
+}
+
 void Executable::run(Device& device, std::span<Buffer* const> leaves, std::span<const int64_t> symbol_values,
                      std::span<Buffer* const> outputs) {
   const auto run_start = Clock::now();
@@ -51,6 +119,15 @@ void Executable::run(Device& device, std::span<Buffer* const> leaves, std::span<
     if (value % c.multiple != 0) {
       user_error("{} = {} is not a multiple of {} (a quantized row holds whole blocks)", c.what, value, c.multiple);
     }
+  }
+  const size_t arena_bytes = plan_arena(device.view_alignment());
+  if (arena_device_ != &device || arena_.bytes < arena_bytes) {
+    // Growing, take a quarter more, so that a context that lengthens step by step does not
+    // reallocate at every step; the first arena is what the plan asks.
+    const size_t bytes = arena_.bytes == 0 || arena_device_ != &device ? arena_bytes : arena_bytes + arena_bytes / 4;
+    release_memory();
+    arena_ = device.allocate(std::max<size_t>(bytes, 1));
+    arena_device_ = &device;
   }
   slots_.assign(slot_count, nullptr);
   owned_.resize(slot_count);
@@ -84,9 +161,7 @@ void Executable::run(Device& device, std::span<Buffer* const> leaves, std::span<
           break;
         }
         case ExecStep::Kind::Allocate:
-          if (slots_[step.slot] == nullptr) {
-            own(step.slot, device.allocate(static_cast<size_t>(std::max<int64_t>(size_values_[step.size], 1))));
-          }
+          if (planned_bytes_[step.slot] != 0) own(step.slot, device.view(arena_, offsets_[step.slot], planned_bytes_[step.slot]));
           break;
         case ExecStep::Kind::View:
           own(step.slot, device.view(*slots_[step.source], static_cast<size_t>(size_values_[step.offset]),

@@ -6,6 +6,11 @@
 // Slots: the caller binds the leaves (inputs, weights) and the outputs; Allocate steps give the
 // others memory, View and Alias steps share another slot's, and Release steps free what is no
 // longer read. The list is in launch order.
+//
+// Memory: every Allocate lives in one arena, kept from run to run. Each run first plans the
+// arena for its sizes (first fit over the free ranges, in step order, a range freed at its
+// Release), grows the arena if the plan needs more, then walks the list, each allocation a view
+// into the arena: no allocator call per buffer.
 #pragma once
 
 #include <cstdint>
@@ -76,6 +81,11 @@ class Executable {
     double seconds = 0;
   };
   const std::vector<KernelTime>& kernel_times() const { return times_; }  // by kernel index
+  size_t arena_bytes() const { return arena_.bytes; }
+
+  // Frees the arena, which is kept from run to run otherwise: the owner calls this before the
+  // device goes away (a destructor cannot, the device may be gone by then).
+  void release_memory();
 
   // Host time spent in run() outside the kernels, since profiling was switched on.
   double host_seconds() const { return host_seconds_; }
@@ -83,11 +93,23 @@ class Executable {
 
  private:
   void release_owned(Device& device);
+  // Offsets in the arena for this run's allocations; returns the bytes the arena needs.
+  size_t plan_arena(size_t alignment);
 
   Device* loaded_on_ = nullptr;
   std::vector<std::unique_ptr<LoadedKernel>> loaded_;
   // Reused from run to run.
   std::vector<int64_t> size_values_;
+  Buffer arena_;
+  Device* arena_device_ = nullptr;
+  std::vector<size_t> offsets_;        // by slot: where its allocation starts in the arena
+  std::vector<size_t> planned_bytes_;  // by slot: its arena bytes (0: not from the arena)
+  std::vector<uint8_t> bound_;         // by slot, while planning: whether it has a buffer
+  struct Range {
+    size_t offset;
+    size_t bytes;
+  };
+  std::vector<Range> free_;            // free arena ranges while planning, by offset
   std::vector<Buffer*> slots_;
   std::vector<Buffer> owned_;
   std::vector<uint8_t> is_owned_;

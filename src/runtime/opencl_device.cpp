@@ -239,6 +239,15 @@ class OpenCLDevice final : public Device {
     buffer = {};
   }
 
+  // CL_DEVICE_MEM_BASE_ADDR_ALIGN, in bytes: where a sub-buffer may start.
+  size_t view_alignment() const override {
+    cl_uint bits = 0;
+    if (clGetDeviceInfo(device_, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof bits, &bits, nullptr) != CL_SUCCESS || bits < 8) {
+      return 4096;
+    }
+    return bits / 8;
+  }
+
   Buffer view(const Buffer& buffer, size_t offset, size_t bytes) override {
     KILN_CHECK(buffer.handle && offset + bytes <= buffer.bytes, "view of {} bytes at {} of a buffer of {}", bytes,
                offset, buffer.bytes);

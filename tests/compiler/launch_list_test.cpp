@@ -11,6 +11,7 @@
 #include "compiler/graph_program.h"
 #include "compiler/size_program.h"
 #include "graph/builder.h"
+#include "runtime/cpu_device.h"
 
 namespace kiln::compiler {
 namespace {
@@ -99,6 +100,43 @@ TEST(LaunchList, OneLaunchPerKernelAndEveryIntermediateFreedOnce) {
   EXPECT_EQ(allocations, 3u);
   EXPECT_EQ(releases, 2u);
   for (const auto& [slot, times] : freed) EXPECT_EQ(times, 1) << "slot " << slot;
+}
+
+// The arena holds what is live at once, planned per run: here the first matmul's result and the
+// norm's (n x 64 f32 each) overlap; the output is the caller's. It grows (by a quarter more)
+// only when a run needs more, and is kept until released.
+TEST(LaunchList, ArenaHoldsWhatIsLiveAtOnce) {
+  graph::GraphBuilder b;
+  const graph::ValueId x = b.input("x", DType::f32, {graph::sym("n"), 64});
+  const graph::ValueId w = b.weight("w", DType::f32, {64, 64});
+  const graph::ValueId h = b.rms_norm(b.matmul(x, w), 1e-5);
+  b.output(b.add(b.matmul(h, w), h));
+  GraphProgram program(b.finish(), host_cpu_target());
+  runtime::Executable& ex = program.executable();
+  runtime::CpuDevice device(1);
+  std::vector<float> weights(64 * 64, 0.01f);
+  runtime::Buffer wb = device.allocate(weights.size() * 4);
+  device.write(wb, weights.data(), weights.size() * 4);
+  const auto run_rows = [&](int64_t n) {
+    runtime::Buffer xb = device.allocate(static_cast<size_t>(n) * 256), out = device.allocate(static_cast<size_t>(n) * 256);
+    std::vector<float> xs(static_cast<size_t>(n) * 64, 1.0f);
+    device.write(xb, xs.data(), xs.size() * 4);
+    runtime::Buffer* leaves[] = {&xb, &wb};
+    runtime::Buffer* outputs[] = {&out};
+    const int64_t symbols[] = {n};
+    ex.run(device, leaves, symbols, outputs);
+    device.release(xb);
+    device.release(out);
+  };
+  run_rows(5);
+  EXPECT_EQ(ex.arena_bytes(), 2u * 5 * 256);
+  run_rows(3);
+  EXPECT_EQ(ex.arena_bytes(), 2u * 5 * 256) << "kept, not shrunk";
+  run_rows(9);
+  EXPECT_EQ(ex.arena_bytes(), 2u * 9 * 256 * 5 / 4) << "grown, with a quarter to spare";
+  ex.release_memory();
+  EXPECT_EQ(ex.arena_bytes(), 0u);
+  device.release(wb);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ class CountingDevice : public runtime::Device {
   void read(void* dst, const runtime::Buffer& src, size_t bytes, size_t offset = 0) override {
     device_->read(dst, src, bytes, offset);
   }
+  size_t view_alignment() const override { return device_->view_alignment(); }
   runtime::Buffer view(const runtime::Buffer& buffer, size_t offset, size_t bytes) override {
     return device_->view(buffer, offset, bytes);
   }
