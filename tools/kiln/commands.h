@@ -9,5 +9,6 @@ void add_inspect_command(CLI::App& app);
 void add_compile_command(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);
 void add_run_commands(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace kiln::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   kiln::cli::add_compile_command(app);
   kiln::cli::add_tokenize_commands(app);
   kiln::cli::add_run_commands(app);
+  kiln::cli::add_bench_command(app);
 
   try {
     app.parse(argc, argv);
