@@ -8,6 +8,8 @@
 
 #include "kernel/compute/ops.h"
 #include "kernel/ir/printer.h"
+#include "base/error.h"
+#include "kernel/lower/gpu_ids.h"
 #include "kernel/lower/lower.h"
 #include "kernel/schedule/rules.h"
 
@@ -60,7 +62,7 @@ TEST(LoweringPasses, CpuRunsNestSimplifyVectorize) {
 
 TEST(LoweringPasses, GpuRunsNestSimplifyLaunch) {
   const PassLog log = lower_logged(ops::rms_norm(1e-5), generic_opencl_target());
-  EXPECT_EQ(log.order, (std::vector<std::string>{"loop_nest", "simplify", "gpu_launch"}));
+  EXPECT_EQ(log.order, (std::vector<std::string>{"loop_nest", "simplify", "gpu_launch", "gpu_ids"}));
   const ir::Kernel& before = log.after.at("simplify");
   const ir::Kernel& after = log.after.at("gpu_launch");
   // gpu_launch: the loops unchanged, the grid (a work-group per row) and work-group size set.
@@ -70,6 +72,39 @@ TEST(LoweringPasses, GpuRunsNestSimplifyLaunch) {
   EXPECT_EQ(ir::to_string(after.grid[0]), "rows");
   EXPECT_EQ(ir::to_string(after.block[0]), "64");
   EXPECT_NE(text(log, "gpu_launch").find("grid(rows, 1, 1) block(64, 1, 1)"), std::string::npos);
+  // gpu_ids: the loops become ids; the launch covers every loop exactly, so nothing is guarded.
+  const std::string loops = text(log, "gpu_launch");
+  const std::string ids = text(log, "gpu_ids");
+  EXPECT_NE(loops.find("gpu_block.x (i, 0, rows)"), std::string::npos) << loops;
+  EXPECT_NE(loops.find("gpu_thread.x (ss_kt, 0, 64)"), std::string::npos) << loops;
+  EXPECT_EQ(ids.find("gpu_block."), std::string::npos) << ids;
+  EXPECT_EQ(ids.find("gpu_thread."), std::string::npos) << ids;
+  EXPECT_NE(ids.find("let i = gpu_block_id(0)"), std::string::npos) << ids;
+  EXPECT_NE(ids.find("let ss_kt = gpu_thread_id(0)"), std::string::npos) << ids;
+}
+
+// A thread loop shorter than the work-group keeps its iterations under a guard; one longer
+// than the launch is refused.
+TEST(LoweringPasses, GpuIdsGuardLoopsShorterThanTheLaunch) {
+  ir::Kernel k;
+  k.name = "k";
+  k.buffers = {{"out", ir::Type::f32(), true}};
+  k.size_params = {"n"};
+  k.body = ir::For::make("b", ir::Expr(int64_t{0}), ir::var("n"), ir::ForKind::GpuBlock,
+                         ir::For::make("t", ir::Expr(int64_t{0}), ir::Expr(int64_t{32}), ir::ForKind::GpuThread,
+                                       ir::Store::make("out", ir::var("b") * int64_t{64} + ir::var("t"), ir::f32(1))));
+  k.grid = {ir::var("n"), ir::Expr(int64_t{1}), ir::Expr(int64_t{1})};
+  k.block = {ir::Expr(int64_t{64}), ir::Expr(int64_t{1}), ir::Expr(int64_t{1})};
+  ir::Kernel mapped = k;
+  map_gpu_ids(mapped);
+  EXPECT_EQ(ir::to_string(mapped.body),
+            "let b = gpu_block_id(0)\n"
+            "let t = gpu_thread_id(0)\n"
+            "if (t < 32) {\n"
+            "  out[b * 64 + t] = 1.0f\n"
+            "}\n");
+  k.block[0] = ir::Expr(int64_t{16});
+  EXPECT_THROW(map_gpu_ids(k), InternalError);
 }
 
 TEST(LoweringPasses, QuantizedMatmulKeepsItsBlockStructureThroughThePasses) {

@@ -25,8 +25,14 @@ using namespace ops;
 using Buffers = std::map<std::string, std::vector<double>>;
 using Sizes = std::map<std::string, int64_t>;
 
-// Lowering for a GPU that has what every OpenCL device promises.
-const LowerOptions kGpu = LowerOptions::for_target(generic_opencl_target());
+// Lowering for a GPU that has what every OpenCL device promises, its GPU loops kept as loops:
+// the test interpreter runs a work-group's threads in lock step through them.
+LowerOptions gpu_lowering() {
+  LowerOptions options = LowerOptions::for_target(generic_opencl_target());
+  options.map_gpu_ids = false;
+  return options;
+}
+const LowerOptions kGpu = gpu_lowering();
 
 std::vector<double> random_values(size_t count, uint32_t seed) {
   std::mt19937 rng(seed);

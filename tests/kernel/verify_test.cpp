@@ -136,5 +136,28 @@ TEST(Verify, EveryThreadReachesEachBarrier) {
   EXPECT_NO_THROW(verify(single, "p"));
 }
 
+// After the gpu_ids pass there are no thread loops: a barrier is fine where every thread gets
+// to it, and refused under a condition on the thread id, through a let or directly.
+TEST(Verify, BarriersInTheIdForm) {
+  const auto kernel_with = [](Stmt barrier_placement(Stmt)) {
+    const Expr t = var("t");
+    Stmt body = Block::make({Store::make("tile", t, Load::make(kF32, "x", var("b") * i64(64) + t)),
+                             barrier_placement(Barrier::make()),
+                             Store::make("out", var("b") * i64(64) + t, Load::make(kF32, "tile", (t + i64(1)) % i64(64)))});
+    body = LetStmt::make("t", call(Intrinsic::GpuThreadId, {i64(0)}),
+                         Allocate::make("tile", kF32, i64(64), MemoryScope::Shared, body));
+    return kernel_of(LetStmt::make("b", call(Intrinsic::GpuBlockId, {i64(0)}), body), true);
+  };
+  EXPECT_NO_THROW(verify(kernel_with([](Stmt b) { return b; }), "p"));
+  EXPECT_NO_THROW(verify(kernel_with([](Stmt b) { return IfThenElse::make(var("b") < var("n"), b); }), "p"))
+      << "a condition on the block id holds for the whole work-group";
+  expect_refused(kernel_with([](Stmt b) { return IfThenElse::make(var("t") < i64(32), b); }), "differs between threads");
+  expect_refused(kernel_with([](Stmt b) {
+                   return LetStmt::make("u", call(Intrinsic::GpuThreadId, {i64(0)}) * i64(2),
+                                        IfThenElse::make(var("u") < i64(8), b));
+                 }),
+                 "differs between threads");
+}
+
 }  // namespace
 }  // namespace kiln::ir

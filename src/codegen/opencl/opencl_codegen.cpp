@@ -17,6 +17,7 @@
 #include "kernel/ir/equal.h"
 #include "kernel/ir/evaluate.h"
 #include "kernel/ir/verify.h"
+#include "kernel/lower/gpu_ids.h"
 
 namespace kiln::codegen {
 namespace {
@@ -654,6 +655,10 @@ class OpenCLEmitter {
         return {fmt::format("({})abs({})", type_name(t), text(x)), kUnary};
       case Intrinsic::F16BitsToF32:
         return {fmt::format("{}({})", f16_helper(x.type().lanes), text(x)), kAtom};
+      case Intrinsic::GpuBlockId:
+        return {fmt::format("(long)get_group_id({})", *as_const_int(x)), kUnary};
+      case Intrinsic::GpuThreadId:
+        return {fmt::format("(long)get_local_id({})", *as_const_int(x)), kUnary};
       case Intrinsic::ReduceAdd: case Intrinsic::ReduceMax: case Intrinsic::ReduceMin: {
         const Type v = x.type();
         if (!v.is_vector()) return emit(x);
@@ -746,51 +751,14 @@ class OpenCLEmitter {
     line("}");
   }
 
-  // The launch size along `dim` for a GpuBlock (grid) or GpuThread (block) loop.
-  Expr launch_extent(const For* op) {
-    const std::vector<Expr>& dims = op->for_kind == ForKind::GpuBlock ? kernel_.grid : kernel_.block;
-    if (op->gpu_dim < static_cast<int>(dims.size())) return dims[op->gpu_dim];
-    return i64(1);
-  }
-
-  void emit_for(const For* op, bool tail) {
-    const bool gpu = op->for_kind == ForKind::GpuBlock || op->for_kind == ForKind::GpuThread;
+  void emit_for(const For* op, bool) {
+    KILN_CHECK(op->for_kind != ForKind::GpuBlock && op->for_kind != ForKind::GpuThread,
+               "GPU loop {} reached the OpenCL printer: lowering's gpu_ids pass maps GPU loops to ids", op->var);
     const std::string min_text = plain_text(op->min);
     const bool zero_min = as_const_int(op->min) && *as_const_int(op->min) == 0;
     std::string end_text = zero_min ? plain_text(op->extent) : text(op->min + op->extent);
     if (const int64_t *mn = as_const_int(op->min), *ext = as_const_int(op->extent); mn && ext) {
       end_text = plain_text(i64(*mn + *ext));
-    }
-
-    if (gpu) {
-      const bool is_block = op->for_kind == ForKind::GpuBlock;
-      const char* id_fn = is_block ? "get_group_id" : "get_local_id";
-      const Expr launched = launch_extent(op);
-      const int64_t* launched_c = as_const_int(launched);
-      const int64_t* extent_c = as_const_int(op->extent);
-      KILN_CHECK(!(launched_c && extent_c && *launched_c < *extent_c),
-                 "{} loop {} has extent {} but the launch gives only {} along dimension {}",
-                 for_kind_name(op->for_kind), op->var, *extent_c, launched_c ? *launched_c : 0, op->gpu_dim);
-      // A loop shorter than the launch is guarded. That no barrier sits under such a guard
-      // (threads that skip it hang the work-group) is the loop-IR verifier's to check.
-      const bool guard = !equal(launched, op->extent);
-      open_scope(!tail || guard);
-      const std::string v = bind_name(op->var);
-      vars_[op->var].push_back({v});
-      const std::string id = fmt::format("(long){}({})", id_fn, op->gpu_dim);
-      line(fmt::format("const long {} = {};", v, zero_min ? id : min_text + " + " + id));
-      if (guard) {
-        line(fmt::format("if ({} < {}) {{", v, end_text));
-        ++indent_;
-      }
-      emit_stmt(op->body, true);
-      if (guard) {
-        --indent_;
-        line("}");
-      }
-      unbind_var(op->var);
-      close_scope(!tail || guard);
-      return;
     }
 
     // Serial, Parallel, Unrolled and (if the vectorize pass left one) Vectorized loops run in
@@ -959,7 +927,12 @@ class OpenCLEmitter {
 OpenCLCode emit_opencl(const ir::Kernel& kernel) {
   KILN_CHECK(kernel.body.defined(), "kernel {} has no body", kernel.name);
   ir::verify(kernel, "opencl back end input");
-  return OpenCLEmitter(kernel).run();
+  if (!kernel::has_gpu_loops(kernel)) return OpenCLEmitter(kernel).run();
+  // A kernel made by hand rather than by lower(): its GPU loops mapped to ids here.
+  ir::Kernel mapped = kernel;
+  mapped.grid.resize(3, ir::Expr(int64_t{1}));
+  kernel::map_gpu_ids(mapped);
+  return OpenCLEmitter(mapped).run();
 }
 
 }  // namespace kiln::codegen

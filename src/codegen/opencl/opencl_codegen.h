@@ -1,9 +1,11 @@
 // OpenCL C back end: loop IR -> OpenCL C source text, built by the OpenCL driver when a device
 // loads it (src/runtime/opencl_device.cpp). Needs no OpenCL headers: it only writes text.
 //
-// A GPU-style kernel is written SPMD: each GpuBlock loop becomes `get_group_id(d)` and each
-// GpuThread loop `get_local_id(d)`; the launch (LaunchShape, from Kernel::grid/block) supplies
-// the iterations. Shared allocations become `__local` arrays at kernel function scope.
+// A GPU-style kernel arrives SPMD, its GPU loops mapped to ids by lowering (kernel/lower/
+// gpu_ids.h): `gpu_block_id(d)` prints as `get_group_id(d)`, `gpu_thread_id(d)` as
+// `get_local_id(d)` (a kernel made by hand with GPU loops is mapped here first); the launch
+// (LaunchShape, from Kernel::grid/block) supplies the iterations. Shared allocations become
+// `__local` arrays at kernel function scope.
 //
 // Limits of the target, refused with an InternalError naming the node: vector widths other than
 // 2, 3, 4, 8, 16; Global allocations (the runtime passes global temporaries as buffers);

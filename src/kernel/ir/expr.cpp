@@ -173,6 +173,8 @@ const char* intrinsic_name(Intrinsic op) {
     case Intrinsic::ReduceAdd: return "reduce_add";
     case Intrinsic::ReduceMax: return "reduce_max";
     case Intrinsic::ReduceMin: return "reduce_min";
+    case Intrinsic::GpuBlockId: return "gpu_block_id";
+    case Intrinsic::GpuThreadId: return "gpu_thread_id";
   }
   return "?";
 }
@@ -195,6 +197,13 @@ Expr Call::make(Intrinsic op, std::vector<Expr> args) {
       break;
     case Intrinsic::Abs:
       break;
+    case Intrinsic::GpuBlockId: case Intrinsic::GpuThreadId: {
+      const int64_t* dim = as_const_int(args[0]);
+      KILN_CHECK(args.size() == 1 && dim && *dim >= 0 && *dim <= 2, "{} takes a dimension 0, 1 or 2",
+                 intrinsic_name(op));
+      t = Type::i64();
+      break;
+    }
     default:
       KILN_CHECK(t.is_float(), "{} of {}", intrinsic_name(op), to_string(t));
   }

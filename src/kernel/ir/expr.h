@@ -159,6 +159,10 @@ enum class Intrinsic : uint8_t {
   ReduceAdd,      // vector -> scalar sum of its lanes
   ReduceMax,      // vector -> scalar max of its lanes
   ReduceMin,
+  // The work-group's index in the grid, and the thread's in its work-group, along dimension
+  // args[0] (a constant 0, 1 or 2): i64. Only in GPU kernels, after lowering's gpu_ids pass.
+  GpuBlockId,
+  GpuThreadId,
 };
 const char* intrinsic_name(Intrinsic op);
 

@@ -26,7 +26,8 @@ class Verifier {
   Verifier(const Kernel& kernel, const std::string& pass) : kernel_(kernel), pass_(pass) {}
 
   void run() {
-    gpu_ = has_gpu_loops(kernel_.body);
+    spmd_ = has_gpu_ids(kernel_.body);
+    gpu_ = has_gpu_loops(kernel_.body) || spmd_;
     Scope scope;
     for (const std::string& s : kernel_.size_params) scope.vars.insert(s);
     for (const BufferParam& b : kernel_.buffers) scope.buffers[b.name] = b.is_output;
@@ -56,6 +57,21 @@ class Verifier {
     return find.found;
   }
 
+  static bool has_gpu_ids(const Stmt& s) {
+    class Find : public IRVisitor {
+     public:
+      bool found = false;
+     protected:
+      using IRVisitor::visit;
+      void visit(const Call* op) override {
+        found = found || op->op == Intrinsic::GpuBlockId || op->op == Intrinsic::GpuThreadId;
+        IRVisitor::visit(op);
+      }
+    } find;
+    find.walk(s);
+    return find.found;
+  }
+
   // The free variables of `e`, each checked against the scope; true if one varies by thread.
   bool check_expr(const Expr& e, const Scope& scope) const {
     if (!e.defined()) return false;
@@ -77,6 +93,10 @@ class Verifier {
         IRVisitor::visit(op);
       }
       void visit(const Access* op) override { v_.fail("tensor access '{}' left after lowering", op->tensor); }
+      void visit(const Call* op) override {
+        varying = varying || op->op == Intrinsic::GpuThreadId;
+        IRVisitor::visit(op);
+      }
      private:
       const Verifier& v_;
       const Scope& s_;
@@ -119,6 +139,7 @@ class Verifier {
     if (!gpu_) fail("barrier in a CPU kernel");
     if (scope.thread_divergent) fail("barrier under a condition or in a loop that differs between threads");
     const For* loop = scope.thread_loop;
+    if (spmd_) return;  // every thread runs the whole body: reaching it is being non-divergent
     if (loop == nullptr) {
       // Outside the thread loops only a work-group of one thread reaches it as one.
       for (const Expr& size : kernel_.block) {
@@ -192,6 +213,7 @@ class Verifier {
   const Kernel& kernel_;
   const std::string& pass_;
   bool gpu_ = false;
+  bool spmd_ = false;  // GPU loops mapped to ids (the gpu_ids pass)
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "kernel/compute/dequant_expr.h"
 #include "kernel/ir/simplify.h"
 #include "kernel/ir/verify.h"
+#include "kernel/lower/gpu_ids.h"
 #include "kernel/lower/gpu_launch.h"
 #include "kernel/lower/loop_nest.h"
 #include "kernel/lower/vectorize.h"
@@ -49,7 +50,7 @@ ir::Kernel kernel_for(const ComputeDef& def, const Stage& stage, const std::vect
 }  // namespace
 
 const std::vector<std::string>& lowering_pass_names() {
-  static const std::vector<std::string> names = {"loop_nest", "simplify", "vectorize", "simplify_vectors", "gpu_launch"};
+  static const std::vector<std::string> names = {"loop_nest", "simplify", "vectorize", "simplify_vectors", "gpu_launch", "gpu_ids"};
   return names;
 }
 
@@ -81,6 +82,10 @@ LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
     if (options.gpu) {
       map_gpu_launch(kernel, options.shared_memory_bytes);
       after("gpu_launch");
+      if (options.map_gpu_ids) {
+        map_gpu_ids(kernel);
+        after("gpu_ids");
+      }
     }
     op.kernels.push_back(std::move(kernel));
     if (!find_output(def, stage->name)) op.scratch.push_back({stage->name, stage->type, product(stage->extents)});

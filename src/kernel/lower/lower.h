@@ -6,6 +6,8 @@
 //   simplify_vectors  the vector code simplified
 //   gpu_launch        grid and work-group sizes from the GPU loops, shared memory checked
 //                     (gpu_launch.h), GPU only
+//   gpu_ids           GPU loops become block and thread ids, guarded where shorter than the
+//                     launch (gpu_ids.h), GPU only
 // The loop-IR verifier (ir/verify.h) runs after every pass.
 //
 // Every root stage becomes one kernel (a GPU cannot wait for the whole grid inside a kernel, so
@@ -40,12 +42,16 @@ struct LoweredOp {
 struct LowerOptions {
   bool gpu = false;  // fill Kernel::grid/block from the GPU loops, which must be there
   bool vectorize = true;
+  bool map_gpu_ids = false;  // GPU: GPU loops become block and thread ids (the gpu_ids pass)
   int64_t shared_memory_bytes = 0;  // GPU: what a work-group's shared allocations may total
   // Called with each kernel after each pass that ran (`kiln compile --dump passes`).
   std::function<void(const std::string& pass, const ir::Kernel&)> after_pass;
 
   static LowerOptions for_target(const Target& target) {
-    return {.gpu = target.is_gpu(), .vectorize = !target.is_gpu(), .shared_memory_bytes = target.shared_memory_bytes};
+    return {.gpu = target.is_gpu(),
+            .vectorize = !target.is_gpu(),
+            .map_gpu_ids = target.is_gpu(),
+            .shared_memory_bytes = target.shared_memory_bytes};
   }
 };
 
