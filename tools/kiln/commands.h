@@ -10,5 +10,6 @@ void add_compile_command(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);
 void add_run_commands(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 
 }  // namespace kiln::cli
