@@ -27,7 +27,7 @@ class Verifier {
 
   void run() {
     spmd_ = has_gpu_ids(kernel_.body);
-    gpu_ = has_gpu_loops(kernel_.body) || spmd_;
+    gpu_ = contains_gpu_loops(kernel_.body) || spmd_;
     Scope scope;
     for (const std::string& s : kernel_.size_params) scope.vars.insert(s);
     for (const BufferParam& b : kernel_.buffers) scope.buffers[b.name] = b.is_output;
@@ -40,21 +40,6 @@ class Verifier {
     internal_error_at(__FILE__, __LINE__,
                       fmt::format("loop IR of kernel '{}' after pass '{}': {}", kernel_.name, pass_,
                                   fmt::format(format, std::forward<Args>(args)...)));
-  }
-
-  static bool has_gpu_loops(const Stmt& s) {
-    class Find : public IRVisitor {
-     public:
-      bool found = false;
-     protected:
-      using IRVisitor::visit;
-      void visit(const For* op) override {
-        found = found || op->for_kind == ForKind::GpuBlock || op->for_kind == ForKind::GpuThread;
-        IRVisitor::visit(op);
-      }
-    } find;
-    find.walk(s);
-    return find.found;
   }
 
   static bool has_gpu_ids(const Stmt& s) {

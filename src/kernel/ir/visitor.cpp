@@ -339,4 +339,20 @@ bool stmt_uses_var(const Stmt& s, const std::string& name) {
   return finder.found;
 }
 
+bool contains_gpu_loops(const Stmt& s) {
+  class Find : public IRVisitor {
+   public:
+    bool found = false;
+
+   protected:
+    using IRVisitor::visit;
+    void visit(const For* op) override {
+      found = found || op->for_kind == ForKind::GpuBlock || op->for_kind == ForKind::GpuThread;
+      IRVisitor::visit(op);
+    }
+  } find;
+  find.walk(s);
+  return find.found;
+}
+
 }  // namespace kiln::ir

@@ -87,6 +87,9 @@ class IRMutator {
 Expr substitute(const Expr& e, const std::map<std::string, Expr>& replacements);
 Stmt substitute(const Stmt& s, const std::map<std::string, Expr>& replacements);
 
+// Whether `s` holds a GpuBlock or GpuThread loop.
+bool contains_gpu_loops(const Stmt& s);
+
 // Whether the variable `name` occurs free (not rebound by an inner For or LetStmt).
 bool expr_uses_var(const Expr& e, const std::string& name);
 bool stmt_uses_var(const Stmt& s, const std::string& name);

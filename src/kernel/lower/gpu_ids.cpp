@@ -51,19 +51,6 @@ void map_gpu_ids(ir::Kernel& kernel) {
   kernel.body = MapIds(kernel).mutate(kernel.body);
 }
 
-bool has_gpu_loops(const ir::Kernel& kernel) {
-  class Find : public ir::IRVisitor {
-   public:
-    bool found = false;
-   protected:
-    using ir::IRVisitor::visit;
-    void visit(const ir::For* op) override {
-      found = found || is_gpu(op->for_kind);
-      ir::IRVisitor::visit(op);
-    }
-  } find;
-  find.walk(kernel.body);
-  return find.found;
-}
+bool has_gpu_loops(const ir::Kernel& kernel) { return ir::contains_gpu_loops(kernel.body); }
 
 }  // namespace kiln::kernel
