@@ -219,6 +219,16 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     for (size_t i = 0; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
     ref.reorder(order);
     if (!weight_row_chunks) ref.parallel(s.axes.back());
+  } else if (facts.bound >= 2) {
+    // Producers computed per point of several axes (attention's softmax statistics, per query
+    // and head): the axes fused into one parallel loop, so that a decode step's single query
+    // spreads its heads over the threads.
+    std::string fused = s.axes[0];
+    for (size_t i = 1; i < facts.bound; ++i) {
+      ref.fuse(fused, s.axes[i], fused + "_" + s.axes[i]);
+      fused += "_" + s.axes[i];
+    }
+    ref.parallel(fused);
   } else if (!s.axes.empty() && (s.axes.size() > 1 || s.reduce != ReduceKind::None || facts.bound > 0)) {
     ref.parallel(s.axes[0]);
   }
@@ -406,6 +416,14 @@ Schedule default_schedule(const ComputeDef& def, const Target& target) {
       const CpuStageFacts facts{n_bound, reduce_multiple(def, s),
                                 !s.axes.empty() && read_contiguously_along(def, s, s.axes.back())};
       schedule_cpu_stage(s, schedule.stage(s.name), facts, target);
+      if (n_bound >= 2 && s.reduce == ReduceKind::None) {
+        // Its bound axes became one loop (schedule_cpu_stage): the producers are computed there.
+        std::string fused = s.axes[0];
+        for (size_t i = 1; i < n_bound; ++i) fused += "_" + s.axes[i];
+        for (const auto& [producer, consumer] : plan.computed_at) {
+          if (consumer == s.name) schedule.stage(producer).compute_at(s.name, fused);
+        }
+      }
     }
   }
   return schedule;
