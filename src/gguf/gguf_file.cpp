@@ -341,4 +341,10 @@ std::span<const uint8_t> GGUFFile::tensor_data(const TensorInfo& tensor) const {
   return bytes_.subspan(data_offset_ + tensor.offset, tensor.bytes);
 }
 
+uint64_t GGUFFile::parameter_count() const {
+  uint64_t total = 0;
+  for (const TensorInfo& t : tensors_) total += t.elements;
+  return total;
+}
+
 }  // namespace kiln::gguf

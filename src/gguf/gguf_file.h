@@ -54,6 +54,8 @@ class GGUFFile {
   std::string get_string_or(std::string_view key, std::string fallback) const;
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  // Elements of every tensor together: the model's parameters.
+  uint64_t parameter_count() const;
   const TensorInfo* find_tensor(std::string_view name) const;
   std::span<const uint8_t> tensor_data(const TensorInfo& tensor) const;
 

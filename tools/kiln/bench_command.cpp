@@ -22,6 +22,7 @@
 #include "base/error.h"
 #include "base/model_folder.h"
 #include "commands.h"
+#include "human_format.h"
 #include "engine/model_runner.h"
 #include "runtime/device.h"
 
@@ -72,16 +73,6 @@ struct Result {
   }
 };
 
-std::string human_bytes(uint64_t bytes) {
-  if (bytes >= (uint64_t{1} << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / (1 << 30));
-  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
-}
-
-std::string human_count(uint64_t n) {
-  if (n >= 1000000000) return fmt::format("{:.2f} B", static_cast<double>(n) / 1e9);
-  return fmt::format("{:.1f} M", static_cast<double>(n) / 1e6);
-}
-
 void check_flags(const BenchFlags& f) {
   const auto non_negative = [](const char* flag, const std::vector<int>& values) {
     for (int v : values) {
@@ -111,8 +102,7 @@ void bench_model(const BenchFlags& flags, const std::string& path, int threads, 
   engine::ModelOptions options;
   options.ctx_size = max_tokens + 1;
   engine::ModelRunner model(path, *device, options);
-  uint64_t parameters = 0;
-  for (const gguf::TensorInfo& t : model.file().tensors()) parameters += t.elements;
+  const uint64_t parameters = model.file().parameter_count();
   std::mt19937_64 rng(flags.seed);
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(model.vocab_size() - 1));
   const auto random_tokens = [&](int count) {

@@ -8,6 +8,7 @@
 
 #include "base/dtype.h"
 #include "commands.h"
+#include "human_format.h"
 #include "gguf/gguf_file.h"
 
 namespace kiln::cli {
@@ -32,12 +33,6 @@ struct DTypeUsage {
 constexpr size_t kSummarizeArraysOver = 8;
 constexpr size_t kShortenStringsOver = 200;  // characters; --full shows strings whole
 
-uint64_t parameter_count(const GGUFFile& file) {
-  uint64_t total = 0;
-  for (const TensorInfo& t : file.tensors()) total += t.elements;
-  return total;
-}
-
 std::map<std::string, DTypeUsage> quantization_mix(const GGUFFile& file) {
   std::map<std::string, DTypeUsage> mix;
   for (const TensorInfo& t : file.tensors()) {
@@ -47,20 +42,6 @@ std::map<std::string, DTypeUsage> quantization_mix(const GGUFFile& file) {
     usage.bytes += t.bytes;
   }
   return mix;
-}
-
-std::string human_bytes(uint64_t bytes) {
-  if (bytes >= 1000000000) return fmt::format("{:.2f} GB", bytes / 1e9);
-  if (bytes >= 1000000) return fmt::format("{:.1f} MB", bytes / 1e6);
-  if (bytes >= 1000) return fmt::format("{:.1f} kB", bytes / 1e3);
-  return fmt::format("{} B", bytes);
-}
-
-std::string human_count(uint64_t n) {
-  if (n >= 1000000000) return fmt::format("{:.2f} B", n / 1e9);
-  if (n >= 1000000) return fmt::format("{:.2f} M", n / 1e6);
-  if (n >= 1000) return fmt::format("{:.1f} K", n / 1e3);
-  return fmt::format("{}", n);
 }
 
 std::string shape_text(const std::vector<uint64_t>& shape) {
@@ -77,7 +58,7 @@ void print_text(const GGUFFile& file, const InspectOptions& options) {
              human_bytes(file.file_size()), file.file_size(), file.version(), file.alignment());
   fmt::print("architecture:  {}\n", file.get_string_or("general.architecture", "(not set)"));
   if (file.find("general.name")) fmt::print("name:          {}\n", file.get_string_or("general.name", ""));
-  fmt::print("parameters:    {} ({})\n", human_count(parameter_count(file)), parameter_count(file));
+  fmt::print("parameters:    {} ({})\n", human_count(file.parameter_count()), file.parameter_count());
   fmt::print("tensors:       {}\n", file.tensors().size());
   fmt::print("quantization:\n");
   for (const auto& [name, usage] : quantization_mix(file)) {
@@ -128,7 +109,7 @@ void print_json(const GGUFFile& file, const InspectOptions& options) {
   out["gguf_version"] = file.version();
   out["alignment"] = file.alignment();
   out["architecture"] = file.get_string_or("general.architecture", "");
-  out["parameters"] = parameter_count(file);
+  out["parameters"] = file.parameter_count();
   for (const auto& [name, usage] : quantization_mix(file)) {
     out["quantization"][name] = {
         {"tensors", usage.tensors}, {"parameters", usage.elements}, {"bytes", usage.bytes}};

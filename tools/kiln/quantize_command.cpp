@@ -19,6 +19,7 @@
 #include "base/error.h"
 #include "base/quantize.h"
 #include "commands.h"
+#include "human_format.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 
@@ -108,9 +109,8 @@ void run_quantize(const QuantizeFlags& flags) {
   if (show_progress) fmt::print(stderr, "\r\033[K");
   std::string summary;
   for (const auto& [kind, n] : counts) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, kind);
-  fmt::print("kiln: wrote {}: {} tensors ({}); tensor data {:.1f} MiB, file {:.1f} MiB -> {:.1f} MiB\n", flags.output,
-             total, summary, static_cast<double>(bytes_out) / (1 << 20), static_cast<double>(file.file_size()) / (1 << 20),
-             static_cast<double>(std::filesystem::file_size(flags.output)) / (1 << 20));
+  fmt::print("kiln: wrote {}: {} tensors ({}); tensor data {}, file {} -> {}\n", flags.output, total, summary,
+             human_bytes(bytes_out), human_bytes(file.file_size()), human_bytes(std::filesystem::file_size(flags.output)));
 }
 
 }  // namespace
