@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <optional>
-#include <set>
 
 #include "base/error.h"
-#include "compiler/size_program.h"
-#include "kernel/ir/printer.h"
+#include "compiler/launch_list.h"
 #include "graph/ops.h"
 #include "kernel/compute/fuse.h"
 #include "kernel/compute/ops.h"
@@ -392,45 +390,12 @@ size_t GraphProgram::kernel_count() const {
   return count;
 }
 
-namespace {
-
-// A loop-IR size (a scratch buffer's elements, over a definition's size parameters) in the
-// graph's terms.
-SymExpr graph_size(const ir::Expr& e, const std::map<std::string, SymExpr>& sizes) {
-  if (const int64_t* c = ir::as_const_int(e)) return SymExpr(*c);
-  if (const ir::Var* v = e.as<ir::Var>()) return sizes.at(v->name);
-  const ir::Binary* b = e.as<ir::Binary>();
-  KILN_CHECK(b != nullptr, "scratch size {} is not integer arithmetic", ir::to_string(e));
-  const SymExpr x = graph_size(b->a, sizes), y = graph_size(b->b, sizes);
-  switch (b->op) {
-    case ir::BinaryOp::Add: return x + y;
-    case ir::BinaryOp::Sub: return x - y;
-    case ir::BinaryOp::Mul: return x * y;
-    case ir::BinaryOp::Div: return x / y;
-    case ir::BinaryOp::Mod: return x % y;
-    case ir::BinaryOp::Min: return graph::min(x, y);
-    case ir::BinaryOp::Max: return graph::max(x, y);
-    default: break;
-  }
-  internal_error_at(__FILE__, __LINE__, "scratch size " + ir::to_string(e) + " is not integer arithmetic");
-}
-
-}  // namespace
-
 // The launch list: a slot per graph value (and per scratch buffer), every size translated once
 // and shared, every kernel's arguments resolved to slots and size indices.
 void GraphProgram::build_executable() {
   runtime::Executable& ex = *executable_;
   ex.symbols.assign(graph_.symbols.begin(), graph_.symbols.end());
-  std::map<std::string, uint32_t> size_index;  // by printed expression
-  const auto size_of = [&](const SymExpr& e) {
-    auto [it, added] = size_index.try_emplace(e.to_string(), static_cast<uint32_t>(ex.sizes.size()));
-    if (added) {
-      ex.sizes.emplace_back();
-      ex.sizes.back() = size_program(e, ex.symbols);
-    }
-    return it->second;
-  };
+  LaunchListBuilder list(ex);
   ex.slot_count = static_cast<uint32_t>(graph_.values.size());
   for (const std::vector<ValueId>* leaves : {&graph_.inputs, &graph_.weights}) {
     for (ValueId id : *leaves) {
@@ -440,8 +405,6 @@ void GraphProgram::build_executable() {
   }
   for (ValueId id : graph_.outputs) ex.output_slots.push_back(id.index);
 
-  std::map<const CompiledOp*, uint32_t> first_kernel;
-  std::set<std::pair<uint32_t, int64_t>> checked;
   std::vector<std::vector<uint32_t>> due(steps_.size());  // per step: the slots freed after it
   const auto release_after = [&](size_t last_use, uint32_t slot) {
     if (last_use != kNeverReleased) due[last_use].push_back(slot);
@@ -454,45 +417,17 @@ void GraphProgram::build_executable() {
       ex.steps.push_back({.kind = Kind::Alias, .slot = out, .source = step.source.index});
     } else if (step.kind == Step::Kind::RowsView) {
       ex.steps.push_back({.kind = Kind::View, .slot = out, .source = step.source.index,
-                          .size = size_of(step.rows * step.row_bytes), .offset = size_of(step.first_row * step.row_bytes)});
+                          .size = list.size(step.rows * step.row_bytes),
+                          .offset = list.size(step.first_row * step.row_bytes)});
       release_after(step.last_use, out);
     } else {
-      const CompiledOp& op = *step.op;
       if (step.kind == Step::Kind::InPlace) ex.steps.push_back({.kind = Kind::Share, .slot = out, .source = step.source.index});
-      ex.steps.push_back({.kind = Kind::Allocate, .slot = out, .size = size_of(step.bytes)});
+      ex.steps.push_back({.kind = Kind::Allocate, .slot = out, .size = list.size(step.bytes)});
       release_after(step.last_use, out);
-      for (const auto& [name, multiple] : op.def.size_multiples) {
-        const uint32_t s = size_of(step.sizes.at(name));
-        if (checked.insert({s, multiple}).second) {
-          ex.checks.push_back({s, multiple, fmt::format("operator '{}': size {}", op.def.name, name)});
-        }
-      }
-      std::map<std::string, uint32_t> slot_of;
-      for (const auto& [name, id] : step.tensors) slot_of[name] = id.index;
-      slot_of[op.def.outputs.at(0).name] = out;
-      std::vector<uint32_t> scratch;
-      for (const kernel::ScratchBuffer& b : op.lowered.scratch) {
-        const uint32_t slot = ex.slot_count++;
-        const SymExpr elements = graph_size(b.elements, step.sizes);
-        ex.steps.push_back({.kind = Kind::Allocate, .slot = slot,
-                            .size = size_of(graph::max(elements, 1) * int64_t{b.element_type.bytes()})});
-        slot_of[b.name] = slot;
-        scratch.push_back(slot);
-      }
-      auto [first, added] = first_kernel.try_emplace(&op, static_cast<uint32_t>(ex.kernels.size()));
-      if (added) ex.kernels.insert(ex.kernels.end(), op.kernels.begin(), op.kernels.end());
-      for (size_t k = 0; k < op.kernels.size(); ++k) {
-        runtime::ExecStep launch{.kind = Kind::Launch, .kernel = first->second + static_cast<uint32_t>(k)};
-        const codegen::KernelSignature& sig = op.kernels[k].signature;
-        for (const std::string& name : sig.buffers) {
-          auto it = slot_of.find(name);
-          KILN_CHECK(it != slot_of.end(), "kernel '{}' reads '{}', which no value binds", sig.name, name);
-          launch.buffers.push_back(it->second);
-        }
-        for (const std::string& name : sig.size_params) launch.sizes.push_back(size_of(step.sizes.at(name)));
-        ex.steps.push_back(std::move(launch));
-      }
-      for (auto it = scratch.rbegin(); it != scratch.rend(); ++it) ex.steps.push_back({.kind = Kind::Release, .slot = *it});
+      std::map<std::string, uint32_t> slots;
+      for (const auto& [name, id] : step.tensors) slots[name] = id.index;
+      slots[step.op->def.outputs.at(0).name] = out;
+      list.add_op(*step.op, std::move(slots), step.sizes);
     }
     // Views were made after their sources: freeing the newest first frees views before them.
     for (auto it = due[index].rbegin(); it != due[index].rend(); ++it) ex.steps.push_back({.kind = Kind::Release, .slot = *it});

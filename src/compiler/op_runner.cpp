@@ -1,54 +1,55 @@
 #include "compiler/op_runner.h"
 
-#include <chrono>
+#include <vector>
 
 #include "base/error.h"
-#include "kernel/ir/evaluate.h"
+#include "compiler/launch_list.h"
 
 namespace kiln::compiler {
 
 OpRunner::OpRunner(runtime::Device& device, const CompiledOp& op) : device_(device), op_(op) {
-  for (const codegen::CompiledKernel& k : op.kernels) loaded_.push_back(device.load(k));
+  runtime::Executable& ex = executable_;
+  ex.symbols = op.def.size_params;
+  LaunchListBuilder list(ex);
+  std::map<std::string, uint32_t> slots;
+  std::map<std::string, graph::SymExpr> sizes;
+  for (const std::string& name : op.def.size_params) sizes.emplace(name, graph::sym(name));
+  for (const kernel::TensorDecl& t : op.def.inputs) {
+    slots[t.name] = list.new_slot();
+    ex.leaf_names.push_back(t.name);
+    ex.leaf_slots.push_back(slots[t.name]);
+  }
+  for (const kernel::TensorDecl& t : op.def.outputs) {
+    slots[t.name] = list.new_slot();
+    ex.output_slots.push_back(slots[t.name]);
+  }
+  list.add_op(op, std::move(slots), sizes);
+  ex.load(device);
 }
 
-void OpRunner::run(const std::map<std::string, runtime::Buffer*>& tensors, const std::map<std::string, int64_t>& sizes,
-                   const KernelTimer& on_kernel) {
-  std::vector<int64_t> size_values;
+void OpRunner::run(const std::map<std::string, runtime::Buffer*>& tensors, const std::map<std::string, int64_t>& sizes) {
+  const auto buffer = [&](const std::string& name) {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) user_error("operator '{}' needs a buffer for tensor '{}'", op_.def.name, name);
+    return it->second;
+  };
+  std::vector<runtime::Buffer*> leaves, outputs;
+  for (const kernel::TensorDecl& t : op_.def.inputs) leaves.push_back(buffer(t.name));
+  for (const kernel::TensorDecl& t : op_.def.outputs) outputs.push_back(buffer(t.name));
+  std::vector<int64_t> symbols;
   for (const std::string& name : op_.def.size_params) {
     auto it = sizes.find(name);
     if (it == sizes.end()) user_error("operator '{}' needs a value for size '{}'", op_.def.name, name);
-    size_values.push_back(it->second);
+    symbols.push_back(it->second);
   }
-  for (const auto& [name, multiple] : op_.def.size_multiples) kernel::check_size_multiple(op_.def, name, sizes.at(name));
-  std::map<std::string, runtime::Buffer> scratch;
-  for (const kernel::ScratchBuffer& s : op_.lowered.scratch) {
-    const int64_t elements = ir::evaluate_int(s.elements, sizes);
-    scratch[s.name] = device_.allocate(static_cast<size_t>(std::max<int64_t>(elements, 1)) * s.element_type.bytes());
-  }
+  // One operator at a time keeps no memory between calls.
   try {
-    for (size_t i = 0; i < loaded_.size(); ++i) {
-      std::vector<runtime::Buffer*> buffers;
-      for (const std::string& name : op_.kernels[i].signature.buffers) {
-        if (auto s = scratch.find(name); s != scratch.end()) {
-          buffers.push_back(&s->second);
-        } else if (auto t = tensors.find(name); t != tensors.end()) {
-          buffers.push_back(t->second);
-        } else {
-          user_error("operator '{}' needs a buffer for tensor '{}'", op_.def.name, name);
-        }
-      }
-      const auto start = std::chrono::steady_clock::now();
-      device_.launch(*loaded_[i], buffers, size_values);
-      if (on_kernel) {
-        on_kernel(op_.kernels[i].signature.name,
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      }
-    }
+    executable_.run(device_, leaves, symbols, outputs);
   } catch (...) {
-    for (auto& [name, buffer] : scratch) device_.release(buffer);
+    executable_.release_memory();
     throw;
   }
-  for (auto& [name, buffer] : scratch) device_.release(buffer);
+  executable_.release_memory();
 }
 
 }  // namespace kiln::compiler

@@ -29,6 +29,7 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
 
   const bool host_memory = target.kind == TargetKind::Cpu;
   const graph::Graph& g = model_.graph;
+  std::map<std::string, runtime::Buffer*> leaves;  // weights and caches by name, for binding
   weights_.reserve(g.weights.size());
   for (size_t i = 0; i < g.weights.size(); ++i) {
     const std::string& name = g.value(g.weights[i]).name;
@@ -43,7 +44,7 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
       weights_.push_back(device.allocate(bytes.size()));
       device.write(weights_.back(), bytes.data(), bytes.size());
     }
-    leaves_[name] = &weights_.back();
+    leaves[name] = &weights_.back();
     if (options.on_progress) options.on_progress("loading weights", i + 1, g.weights.size());
   }
   const auto& c = model_.config;
@@ -52,7 +53,7 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
   for (int64_t l = 0; l < c.n_layer; ++l) {
     for (const char* kind : {"cache_k", "cache_v"}) {
       cache_.push_back(device.allocate(cache_bytes));
-      leaves_[fmt::format("{}.{}", kind, l)] = &cache_.back();
+      leaves[fmt::format("{}.{}", kind, l)] = &cache_.back();
     }
   }
   // The launch list's bindings, made once: every weight and cache by its leaf index; the
@@ -60,7 +61,7 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
   runtime::Executable& ex = program_->executable();
   leaf_buffers_.assign(ex.leaf_names.size(), nullptr);
   for (size_t i = 0; i < ex.leaf_names.size(); ++i) {
-    if (auto it = leaves_.find(ex.leaf_names[i]); it != leaves_.end()) leaf_buffers_[i] = it->second;
+    if (auto it = leaves.find(ex.leaf_names[i]); it != leaves.end()) leaf_buffers_[i] = it->second;
   }
   step_inputs_ = {ex.leaf_index("tokens"), ex.leaf_index("positions"), ex.leaf_index("kv_slots"),
                   ex.leaf_index("new_slots")};

@@ -64,7 +64,6 @@ class ModelRunner {
   int64_t ctx_size_ = 0;
   runtime::KvBlocks kv_blocks_;
   runtime::KvBlocks::SequenceId sequence_ = 0;
-  std::map<std::string, runtime::Buffer*> leaves_;
   std::vector<runtime::Buffer*> leaf_buffers_;  // in the launch list's leaf order
   std::array<size_t, 4> step_inputs_{};         // leaf indices of tokens, positions, kv_slots, new_slots
   std::vector<int64_t> symbol_values_;

@@ -94,6 +94,13 @@ size_t Executable::plan_arena(size_t alignment) {
   return top;
 }
 
+void Executable::load(Device& device) {
+  if (loaded_on_ == &device) return;
+  loaded_.clear();
+  for (const codegen::CompiledKernel& k : kernels) loaded_.push_back(device.load(k));
+  loaded_on_ = &device;
+}
+
 void Executable::release_memory() {
   if (arena_device_ != nullptr && arena_.handle != nullptr) arena_device_->release(arena_);
   arena_ = Buffer{};
@@ -107,11 +114,7 @@ void Executable::run(Device& device, std::span<Buffer* const> leaves, std::span<
   KILN_CHECK(leaves.size() == leaf_slots.size(), "{} leaves bound of {}", leaves.size(), leaf_slots.size());
   KILN_CHECK(symbol_values.size() == symbols.size(), "{} symbols bound of {}", symbol_values.size(), symbols.size());
   KILN_CHECK(outputs.size() == output_slots.size(), "{} output buffers for {} outputs", outputs.size(), output_slots.size());
-  if (loaded_on_ != &device) {
-    loaded_.clear();
-    for (const codegen::CompiledKernel& k : kernels) loaded_.push_back(device.load(k));
-    loaded_on_ = &device;
-  }
+  load(device);
   size_values_.resize(sizes.size());
   for (size_t i = 0; i < sizes.size(); ++i) size_values_[i] = sizes[i].evaluate(symbol_values);
   for (const SizeCheck& c : checks) {

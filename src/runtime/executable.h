@@ -69,6 +69,8 @@ class Executable {
   size_t leaf_index(const std::string& name) const;
   size_t symbol_index(const std::string& name) const;
 
+  // Loads the kernels onto `device` (again only when the device changes); run() does it too.
+  void load(Device& device);
   // Runs the list on `device` (loading the kernels on first use of a device). leaves[i] binds
   // leaf i, symbols[i] symbol i, outputs[i] output i (large enough for its shape).
   void run(Device& device, std::span<Buffer* const> leaves, std::span<const int64_t> symbols,
