@@ -177,6 +177,13 @@ struct CpuStageFacts {
   bool spatial_contiguous = false;  // an input is contiguous along the innermost spatial axis
 };
 
+// The loop a stage's first `count` axes are fused into: "a_b" for a and b.
+std::string leading_axes_loop(const Stage& s, size_t count) {
+  std::string name = s.axes[0];
+  for (size_t i = 1; i < count; ++i) name += "_" + s.axes[i];
+  return name;
+}
+
 // CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
 // the axis that walks the weight rows), the innermost axis vectorized in full tiles.
 //  - A reduction over a block-quantized input walks it a block at a time, the vector tiles of
@@ -223,12 +230,8 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     // Producers computed per point of several axes (attention's softmax statistics, per query
     // and head): the axes fused into one parallel loop, so that a decode step's single query
     // spreads its heads over the threads.
-    std::string fused = s.axes[0];
-    for (size_t i = 1; i < facts.bound; ++i) {
-      ref.fuse(fused, s.axes[i], fused + "_" + s.axes[i]);
-      fused += "_" + s.axes[i];
-    }
-    ref.parallel(fused);
+    for (size_t i = 1; i < facts.bound; ++i) ref.fuse(leading_axes_loop(s, i), s.axes[i], leading_axes_loop(s, i + 1));
+    ref.parallel(leading_axes_loop(s, facts.bound));
   } else if (!s.axes.empty() && (s.axes.size() > 1 || s.reduce != ReduceKind::None || facts.bound > 0)) {
     ref.parallel(s.axes[0]);
   }
@@ -418,10 +421,8 @@ Schedule default_schedule(const ComputeDef& def, const Target& target) {
       schedule_cpu_stage(s, schedule.stage(s.name), facts, target);
       if (n_bound >= 2 && s.reduce == ReduceKind::None) {
         // Its bound axes became one loop (schedule_cpu_stage): the producers are computed there.
-        std::string fused = s.axes[0];
-        for (size_t i = 1; i < n_bound; ++i) fused += "_" + s.axes[i];
         for (const auto& [producer, consumer] : plan.computed_at) {
-          if (consumer == s.name) schedule.stage(producer).compute_at(s.name, fused);
+          if (consumer == s.name) schedule.stage(producer).compute_at(s.name, leading_axes_loop(s, n_bound));
         }
       }
     }
