@@ -28,6 +28,7 @@ std::string Target::to_string() const {
   std::string out = fmt::format("target {}\n", name());
   if (!is_gpu()) {
     out += fmt::format("  vector_bits {} (f32 lanes {})\n", vector_bits, vector_lanes(DType::f32));
+    out += fmt::format("  vector_registers {}\n", vector_registers);
     out += fmt::format("  int8_dot {}\n  bf16_dot {}\n", int8_dot, bf16_dot);
     out += threads > 0 ? fmt::format("  threads {}\n", threads) : "  threads (set when run)\n";
     out += fmt::format("  row_tile {}\n  weight_row_chunk {}\n", row_tile, weight_row_chunk);
@@ -44,6 +45,8 @@ Target cpu_target(const CpuFeatures& features, const std::string& cpu) {
   t.kind = TargetKind::Cpu;
   t.cpu = cpu;
   t.vector_bits = features.avx512f ? 512 : features.avx2 ? 256 : 128;
+  // AVX-512 has zmm0-31 (and xmm16-31 for the narrower ones), AArch64 v0-31; AVX2 16.
+  t.vector_registers = features.avx512f || features.neon ? 32 : 16;
   // 512-bit VNNI needs AVX-512 registers; VEX VNNI works on 256-bit ones.
   t.int8_dot = (features.avx512f && features.avx512_vnni) || features.avx_vnni;
   t.bf16_dot = features.avx512f && features.avx512_bf16;

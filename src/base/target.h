@@ -27,6 +27,7 @@ struct Target {
   TargetKind kind = TargetKind::Cpu;
   std::string cpu;          // CPU: the LLVM name of the CPU code is for ("znver4"); "" is the host
   int vector_bits = 128;    // CPU: the widest vector register the schedules fill
+  int vector_registers = 16;  // CPU: how many of them there are (accumulators must fit)
   bool int8_dot = false;    // integer dot products of 8-bit values (VNNI, dp4a)
   bool bf16_dot = false;    // bf16 dot products (AVX-512 BF16)
   int threads = 0;          // CPU: threads that run parallel loops; 0 where not known (compile only)

@@ -109,13 +109,28 @@ TEST(LoweringPasses, GpuIdsGuardLoopsShorterThanTheLaunch) {
 
 TEST(LoweringPasses, QuantizedMatmulKeepsItsBlockStructureThroughThePasses) {
   const PassLog log = lower_logged(ops::matmul(DType::q4_0), cpu_target({.avx2 = true}));
-  // AVX2: 8 lanes, so a block of 32 is 4 unrolled vector tiles.
+  // AVX2: 8 lanes, so a block of 32 is 4 vector tiles; 4 rows of x share a block, and the 16
+  // registers hold 2 accumulators per row: the block is 2 sub-blocks of 2 unrolled tiles.
   const std::string nest = text(log, "loop_nest");
-  EXPECT_NE(nest.find("unrolled (ru, 0, 4)"), std::string::npos) << nest;
+  EXPECT_NE(nest.find("for (rs, 0, 2)"), std::string::npos) << nest;
+  EXPECT_NE(nest.find("unrolled (ru, 0, 2)"), std::string::npos) << nest;
   EXPECT_NE(nest.find("vectorized (rv, 0, 8)"), std::string::npos) << nest;
+  EXPECT_NE(nest.find("allocate out_tile: f32[64] register"), std::string::npos) << nest;
   const std::string vector = text(log, "simplify_vectors");
   EXPECT_NE(vector.find("ramp("), std::string::npos);
   EXPECT_EQ(vector.find("vectorized ("), std::string::npos) << vector;
+}
+
+TEST(LoweringPasses, KFormatBlockIsWalkedInSubBlocksThatFitTheRegisters) {
+  // AVX-512: 16 lanes and 32 registers. A q4_K block of 256 is 16 vector tiles; unrolled whole
+  // for 4 rows it wanted 64 accumulators. Half the registers hold 16: 4 tiles per row, so
+  // the block is 4 sub-blocks of 64 elements in a serial loop.
+  const PassLog log = lower_logged(ops::matmul(DType::q4_K), cpu_target({.avx2 = true, .avx512f = true}));
+  const std::string nest = text(log, "loop_nest");
+  EXPECT_NE(nest.find("for (rs, 0, 4)"), std::string::npos) << nest;
+  EXPECT_NE(nest.find("unrolled (ru, 0, 4)"), std::string::npos) << nest;
+  EXPECT_NE(nest.find("vectorized (rv, 0, 16)"), std::string::npos) << nest;
+  EXPECT_NE(nest.find("allocate out_tile: f32[256] register"), std::string::npos) << nest;
 }
 
 }  // namespace

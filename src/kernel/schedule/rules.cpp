@@ -193,12 +193,12 @@ std::string leading_axes_loop(const Stage& s, size_t count) {
 //    p(a, b, c) * v(c, .., e)) is vectorized along that axis, a tile of columns inside the
 //    reduction: contiguous loads instead of gathers along the reduction.
 void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts, const Target& target) {
-  // target.row_tile points of the first axis as a tile inside the reduction, right around `innermost`:
-  // [.., first_o, middle axes.., reduction.., first_i, innermost].
-  const auto tile_first_axis = [&](const std::string& reduce_outer) {
+  // target.row_tile points of the first axis as a tile inside the reduction loops `reduce_outer`
+  // (outermost first), right around `innermost`: [.., first_o, middle axes.., reduction.., first_i, innermost].
+  const auto tile_first_axis = [&](const std::vector<std::string>& reduce_outer) {
     const std::string& a = s.axes[0];
     std::vector<std::string> inner(s.axes.begin() + 1, s.axes.end() - 1);
-    inner.push_back(reduce_outer);
+    inner.insert(inner.end(), reduce_outer.begin(), reduce_outer.end());
     inner.push_back(a + "i");
     ref.split(a, a + "o", a + "i", Expr(int64_t{target.row_tile}), TailStrategy::SeparateLoop).unroll(a + "i").reorder(inner);
   };
@@ -216,7 +216,7 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     order.push_back(e + "v");
     ref.reorder(order).parallel(e + "o").vectorize(e + "v");
     // target.row_tile points of the first axis share each element read along the reduction.
-    tile_first_axis(c);
+    tile_first_axis({c});
     return;
   }
   const bool quantized_blocks = contraction && single_reduce && facts.block > n_lanes && facts.block % n_lanes == 0;
@@ -239,15 +239,28 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     const std::string& k = s.reduce_axes[0];
     // Blocks divide the extent (no remainder loop) and lanes divide blocks.
     if (quantized_blocks) {
-      ref.split(k, k + "b", k + "i", Expr(facts.block), TailStrategy::SeparateLoop)
-          .split(k + "i", k + "u", k + "v", lanes, TailStrategy::SeparateLoop)
-          .unroll(k + "u")
-          .vectorize(k + "v")
-          .rfactor(k + "u");
+      // The unrolled vector tiles keep an accumulator each, for every row of a tile: as many as
+      // half the vector registers hold (the rest decode weights and load x). A larger block
+      // (the K formats' 256) is walked in sub-blocks of that many tiles, a serial loop;
+      // unrolled whole, its 32 accumulators for each of 4 rows spilled to the stack.
+      const int64_t rows = weight_row_chunks ? target.row_tile : 1;
+      int64_t copies = facts.block / n_lanes;
+      while (copies > 1 && copies * rows > target.vector_registers / 2) copies /= 2;
+      std::vector<std::string> reduce_loops = {k + "b"};
+      if (copies == facts.block / n_lanes) {
+        ref.split(k, k + "b", k + "i", Expr(facts.block), TailStrategy::SeparateLoop)
+            .split(k + "i", k + "u", k + "v", lanes, TailStrategy::SeparateLoop);
+      } else {
+        ref.split(k, k + "b", k + "i", Expr(facts.block), TailStrategy::SeparateLoop)
+            .split(k + "i", k + "s", k + "j", Expr(copies * n_lanes), TailStrategy::SeparateLoop)
+            .split(k + "j", k + "u", k + "v", lanes, TailStrategy::SeparateLoop);
+        reduce_loops.push_back(k + "s");
+      }
+      ref.unroll(k + "u").vectorize(k + "v").rfactor(k + "u");
       if (weight_row_chunks) {
         const std::string& i = s.axes[0];
         const std::string& j = s.axes[1];
-        tile_first_axis(k + "b");
+        tile_first_axis(reduce_loops);
         // Weight rows in chunks of target.weight_row_chunk, each chunk running over every row tile of
         // x: a tile of x is then read once per chunk (from cache) rather than once per weight
         // row, which for a long prompt streamed all of x from memory for every weight row.
@@ -259,7 +272,7 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
       ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v").rfactor(k + "v");
       // A contraction computes target.row_tile points of its first axis together, each element of the
       // other operand read once for all of them (attention's scores: 4 queries per key).
-      if (contraction) tile_first_axis(k + "o");
+      if (contraction) tile_first_axis({k + "o"});
     }
   } else if (s.reduce == ReduceKind::None && !s.axes.empty()) {
     const std::string& j = s.axes.back();
