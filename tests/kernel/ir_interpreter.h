@@ -310,6 +310,17 @@ class Interpreter {
     Lanes v = eval(op->args[0]);
     double reduced = v[0];
     switch (op->op) {
+      case Intrinsic::DotU8S8: case Intrinsic::DotS8S8: {
+        const Lanes a = eval(op->args[1]), b = eval(op->args[2]);
+        for (size_t l = 0; l < v.size(); ++l) {
+          const auto pa = static_cast<uint32_t>(static_cast<int64_t>(a[l])), pb = static_cast<uint32_t>(static_cast<int64_t>(b[l]));
+          for (int q = 0; q < 4; ++q) {
+            const int byte_a = op->op == Intrinsic::DotU8S8 ? static_cast<uint8_t>(pa >> (8 * q)) : static_cast<int8_t>(pa >> (8 * q));
+            v[l] += byte_a * static_cast<int8_t>(pb >> (8 * q));
+          }
+        }
+        return v;
+      }
       case Intrinsic::ReduceAdd: reduced = 0; for (double lane : v) reduced += lane; return {reduced};
       case Intrinsic::ReduceMax: for (double lane : v) reduced = std::max(reduced, lane); return {reduced};
       case Intrinsic::ReduceMin: for (double lane : v) reduced = std::min(reduced, lane); return {reduced};

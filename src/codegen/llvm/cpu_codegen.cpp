@@ -129,7 +129,8 @@ Lowered lower(const ir::Kernel& kernel, const CpuCodegenOptions& options) {
   if (lowered.machine->getMCSubtargetInfo()->checkFeatures("+avx512f")) {
     attributes.emplace_back("prefer-vector-width", "512");
   }
-  emit_cpu_kernel(*lowered.module, kernel, std::move(attributes), options.fast_math);
+  emit_cpu_kernel(*lowered.module, kernel, std::move(attributes), options.fast_math,
+                  lowered.machine->getMCSubtargetInfo());
 
   std::string errors;
   llvm::raw_string_ostream error_stream(errors);

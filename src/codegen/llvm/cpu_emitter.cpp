@@ -209,8 +209,11 @@ void CpuEmitter::emit_allocate(const ir::Allocate& allocate) {
 std::string cpu_entry_symbol(const std::string& kernel_name) { return "kiln." + kernel_name; }
 
 void emit_cpu_kernel(llvm::Module& module, const ir::Kernel& kernel,
-                     std::vector<std::pair<std::string, std::string>> function_attributes, bool fast_math) {
-  CpuEmitter(module, kernel, std::move(function_attributes), fast_math).emit_kernel();
+                     std::vector<std::pair<std::string, std::string>> function_attributes, bool fast_math,
+                     const llvm::MCSubtargetInfo* subtarget) {
+  CpuEmitter emitter(module, kernel, std::move(function_attributes), fast_math);
+  emitter.use_subtarget(subtarget);
+  emitter.emit_kernel();
 }
 
 }  // namespace kiln::codegen

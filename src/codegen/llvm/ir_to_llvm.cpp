@@ -1,5 +1,7 @@
 #include "codegen/llvm/ir_to_llvm.h"
 
+#include "codegen/llvm/dot_product.h"
+
 #include <algorithm>
 #include <limits>
 #include <string_view>
@@ -382,6 +384,9 @@ llvm::Value* LlvmEmitter::emit_call(const ir::Call& op) {
     case ir::Intrinsic::ReduceAdd:
     case ir::Intrinsic::ReduceMax:
     case ir::Intrinsic::ReduceMin: return emit_reduce(op.op, args[0], op.args[0].type());
+    case ir::Intrinsic::DotU8S8:
+    case ir::Intrinsic::DotS8S8:
+      return emit_dot_product(builder_, subtarget_, op.op, args[0], args[1], args[2], op.type.lanes);
     case ir::Intrinsic::F16BitsToF32: {
       const ir::Type half = ir::Type::f16().with_lanes(op.type.lanes);
       return builder_.CreateFPExt(builder_.CreateBitCast(args[0], value_type(half)), value_type(op.type));

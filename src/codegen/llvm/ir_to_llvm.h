@@ -12,6 +12,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
+#include <llvm/MC/MCSubtargetInfo.h>
 
 #include "kernel/ir/kernel.h"
 
@@ -25,6 +26,9 @@ class LlvmEmitter {
   virtual ~LlvmEmitter() = default;
   LlvmEmitter(const LlvmEmitter&) = delete;
   LlvmEmitter& operator=(const LlvmEmitter&) = delete;
+  // The instructions the code may use beyond LLVM's generic ones (packed-byte dot products);
+  // without it those are computed from generic instructions.
+  void use_subtarget(const llvm::MCSubtargetInfo* subtarget) { subtarget_ = subtarget; }
 
  protected:
   struct ValueBinding {
@@ -75,6 +79,7 @@ class LlvmEmitter {
   const ir::Kernel& kernel_;
   llvm::IRBuilder<> builder_;
   llvm::Function* function_ = nullptr;  // the function being emitted
+  const llvm::MCSubtargetInfo* subtarget_ = nullptr;
   // Scoped bindings, innermost last. Ordered maps, so emitted code is deterministic.
   std::map<std::string, std::vector<ValueBinding>> values_;
   std::map<std::string, std::vector<BufferBinding>> buffers_;

@@ -655,6 +655,17 @@ class OpenCLEmitter {
         return {fmt::format("({})abs({})", type_name(t), text(x)), kUnary};
       case Intrinsic::F16BitsToF32:
         return {fmt::format("{}({})", f16_helper(x.type().lanes), text(x)), kAtom};
+      case Intrinsic::DotU8S8: case Intrinsic::DotS8S8: {
+        // OpenCL C 1.2 has no packed dot product: the bytes one by one.
+        std::string sum = operand(x, kAdditive);
+        const char* a_type = op->op == Intrinsic::DotU8S8 ? "uchar" : "char";
+        for (int q = 0; q < 4; ++q) {
+          sum += fmt::format(" + (int)({})({} >> {}) * (int)(char)({} >> {})", a_type, operand(op->args[1], kShift + 1),
+                             8 * q, operand(op->args[2], kShift + 1), 8 * q);
+        }
+        KILN_CHECK(!t.is_vector(), "{} of a vector in OpenCL C", intrinsic_name(op->op));
+        return {sum, kAdditive};
+      }
       case Intrinsic::GpuBlockId:
         return {fmt::format("(long)get_group_id({})", *as_const_int(x)), kUnary};
       case Intrinsic::GpuThreadId:

@@ -214,6 +214,69 @@ Expr load_element(const TensorDecl& t, const std::vector<Expr>& indices) {
   }
 }
 
+namespace {
+
+// Bytes offset .. offset + 3 of a block as the packed bytes of an i32.
+Expr quad(const Block& b, const Expr& offset) {
+  const Expr bytes = ir::Load::make(Type::u8(), b.buffer, ir::Ramp::make(b.base + offset, 1, 4));
+  return ir::reinterpret(Type::i32(), bytes);
+}
+
+// In the 4- and 5-bit formats byte qs[p] holds element p (low nibble) and p + 16 (high): quad
+// 4 half + q is nibble `half` of bytes 4 q .. 4 q + 3.
+Expr nibble_quad(const Block& b, int64_t qs, const Expr& half, const Expr& q) {
+  return (quad(b, qs + q * 4) >> to_i32(half * 4)) & 0x0F0F0F0F;
+}
+
+// The fifth bits of elements 4 g .. 4 g + 3, each moved to bit 4 of its byte: qh (an i32 at
+// `at`) holds element e's in bit e.
+Expr fifth_bits(const Block& b, int64_t at, const Expr& g) {
+  const Expr qh = quad(b, at);
+  Expr bits = ir::IntImm::make(Type::i32(), 0);
+  for (int q = 0; q < 4; ++q) bits = bits | (((qh >> to_i32(g * 4 + q)) & 1) << (8 * q + 4));
+  return bits;
+}
+
+}  // namespace
+
+bool can_pack_quads(DType dtype) {
+  switch (dtype) {
+    case DType::q4_0: case DType::q4_1: case DType::q5_0: case DType::q5_1: case DType::q8_0:
+    case DType::q4_K: case DType::q5_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+PackedQuads packed_quads(const TensorDecl& w, const Expr& row, const Expr& group, const Expr& half, const Expr& q) {
+  const Expr g = half * 4 + q;
+  KILN_CHECK(can_pack_quads(w.dtype) && w.shape.size() == 2, "no packed quads of {} tensor {}", dtype_name(w.dtype), w.name);
+  const DTypeInfo& info = dtype_info(w.dtype);
+  const int64_t groups_per_block = info.block_size / 32;
+  const int64_t block_size = info.block_size, block_bytes = info.block_bytes;
+  const Expr block = row * (w.shape[1] / block_size) + group / groups_per_block;
+  const Block b{w.name, block * block_bytes};
+  switch (w.dtype) {
+    case DType::q4_0: return {nibble_quad(b, 2, half, q), b.f16(0), b.f16(0) * -8.0, false};
+    case DType::q4_1: return {nibble_quad(b, 4, half, q), b.f16(0), b.f16(2), false};
+    case DType::q5_0: return {nibble_quad(b, 6, half, q) | fifth_bits(b, 2, g), b.f16(0), b.f16(0) * -16.0, false};
+    case DType::q5_1: return {nibble_quad(b, 8, half, q) | fifth_bits(b, 4, g), b.f16(0), b.f16(2), false};
+    case DType::q8_0: return {quad(b, 2 + g * 4), b.f16(0), Expr(), true};
+    case DType::q4_K: case DType::q5_K: {
+      // Group k of the block: its 32 elements are nibble k % 2 of bytes qs[(k / 2) * 32 ..].
+      const Expr k = group % groups_per_block;
+      const int64_t qs = w.dtype == DType::q4_K ? 16 : 48;
+      Expr quads = (quad(b, qs + k / 2 * 32 + g * 4) >> to_i32(k % 2 * 4)) & 0x0F0F0F0F;
+      // q5_K: bit k of qh[l] (bytes 16..47) is the fifth bit of element 32 k + l.
+      if (w.dtype == DType::q5_K) quads = quads | (((quad(b, 16 + g * 4) >> to_i32(k)) & 0x01010101) << 4);
+      return {quads, b.f16(0) * to_f32(k_scale(b, 4, k)), -(b.f16(2) * to_f32(k_min(b, 4, k))), false};
+    }
+    default: break;
+  }
+  KILN_UNREACHABLE("packed quads of {}", dtype_name(w.dtype));
+}
+
 bool can_encode_element(DType dtype) { return is_plain(dtype); }
 
 Expr encode_element(DType dtype, Expr value) {

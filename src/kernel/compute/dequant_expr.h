@@ -27,6 +27,27 @@ bool can_load_element(DType dtype);
 //   running along the innermost dimension, whose extent must be a multiple of the block size.
 ir::Expr load_element(const TensorDecl& t, const std::vector<ir::Expr>& indices);
 
+// A weight's elements in the form an integer dot product takes them: four consecutive
+// elements 4 g .. 4 g + 3 of a 32-element group as the packed bytes of an i32 (`quads`,
+// unsigned bytes of at most 31, or signed bytes with `signed_quads`), and the group's affine
+// map to values: element = scale * byte + offset (`offset` undefined: none).
+struct PackedQuads {
+  ir::Expr quads;
+  ir::Expr scale;
+  ir::Expr offset;
+  bool signed_quads = false;
+};
+
+// True if packed_quads can read this dtype: q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K (every
+// format whose scales are per 32 elements).
+bool can_pack_quads(DType dtype);
+
+// Packed quad g = 4 half + q (half < 2, q < 4) of 32-element group `group` of row `row` of the
+// 2-D weight `w`. The bytes are read as one u8x4 load per quad, so a vectorized q reads a
+// whole vector; the halves are the nibbles of the 4- and 5-bit formats' 16 bytes.
+PackedQuads packed_quads(const TensorDecl& w, const ir::Expr& row, const ir::Expr& group, const ir::Expr& half,
+                         const ir::Expr& q);
+
 // True if encode_element can write this dtype: f32, f16, bf16, i8, i16, i32, i64.
 bool can_encode_element(DType dtype);
 

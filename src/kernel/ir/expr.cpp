@@ -173,6 +173,8 @@ const char* intrinsic_name(Intrinsic op) {
     case Intrinsic::ReduceAdd: return "reduce_add";
     case Intrinsic::ReduceMax: return "reduce_max";
     case Intrinsic::ReduceMin: return "reduce_min";
+    case Intrinsic::DotU8S8: return "dot4_u8s8";
+    case Intrinsic::DotS8S8: return "dot4_s8s8";
     case Intrinsic::GpuBlockId: return "gpu_block_id";
     case Intrinsic::GpuThreadId: return "gpu_thread_id";
   }
@@ -196,6 +198,13 @@ Expr Call::make(Intrinsic op, std::vector<Expr> args) {
       t = args[0].type();
       break;
     case Intrinsic::Abs:
+      break;
+    case Intrinsic::DotU8S8: case Intrinsic::DotS8S8:
+      KILN_CHECK(args.size() == 3, "{} takes (acc, a, b)", intrinsic_name(op));
+      for (const Expr& arg : args) {
+        KILN_CHECK(arg.type() == Type::i32().with_lanes(t.lanes), "{} of {} (i32 lanes of packed bytes)",
+                   intrinsic_name(op), to_string(arg.type()));
+      }
       break;
     case Intrinsic::GpuBlockId: case Intrinsic::GpuThreadId: {
       const int64_t* dim = as_const_int(args[0]);

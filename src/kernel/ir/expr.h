@@ -159,6 +159,14 @@ enum class Intrinsic : uint8_t {
   ReduceAdd,      // vector -> scalar sum of its lanes
   ReduceMax,      // vector -> scalar max of its lanes
   ReduceMin,
+  // Integer dot products of packed bytes, lane by lane on i32 values (CUDA's dp4a, x86's
+  // vpdpbusd): args (acc, a, b), the result acc + sum over bytes q < 4 of a_q * b_q.
+  //   DotU8S8: a's bytes unsigned, b's signed. Back ends may assume a's bytes are at most 127
+  //            (AVX2's pmaddubsw saturates its pair sums otherwise).
+  //   DotS8S8: both signed. Back ends may assume b has no byte -128.
+  // The IR's meaning is exact for all inputs; the assumptions only license fast instructions.
+  DotU8S8,
+  DotS8S8,
   // The work-group's index in the grid, and the thread's in its work-group, along dimension
   // args[0] (a constant 0, 1 or 2): i64. Only in GPU kernels, after lowering's gpu_ids pass.
   GpuBlockId,

@@ -30,6 +30,11 @@ bool divides(const Expr& factor, const Expr& extent, const std::map<std::string,
 
 Expr LowerAccesses::visit(const ir::Access* op, const Expr&) { return k_.lower_access(op); }
 
+Expr LowerAccesses::visit(const ir::Load* op, const Expr& e) {
+  k_.note_load(op);
+  return ir::IRMutator::visit(op, e);
+}
+
 Stmt KernelLowering::lower_root(const Stage& stage) {
   NestContext ctx;
   ctx.stage = &stage;

@@ -59,6 +59,9 @@ class LowerAccesses : public ir::IRMutator {
 
  protected:
   Expr visit(const ir::Access* op, const Expr& e) override;
+  // A definition may read an input's bytes itself (kernel/compute/dequant_expr.h's
+  // packed_quads): the input is then a buffer the kernel reads all the same.
+  Expr visit(const ir::Load* op, const Expr& e) override;
 
  private:
   KernelLowering& k_;
@@ -88,6 +91,10 @@ class KernelLowering {
 
   Stmt lower_root(const Stage& stage);
   Expr lower_access(const ir::Access* op);
+  // A Load the definition itself makes: an input it reads is a buffer of the kernel.
+  void note_load(const ir::Load* op) {
+    if (find_tensor_in(def_.inputs, op->buffer) != nullptr) buffers_read.insert(op->buffer);
+  }
 
   std::set<std::string> buffers_read;
 

@@ -184,6 +184,30 @@ std::string leading_axes_loop(const Stage& s, size_t count) {
   return name;
 }
 
+// CPU, a contraction out(i, j) over groups, then two constant extents within a group (the
+// 8-bit activation path: sum over b, h, q of packed-byte dot products): the innermost
+// vectorized (up to the target's i32 lanes), the middle unrolled, each of its points with
+// accumulators of its own; weight rows in chunks, target.row_tile rows of x sharing each
+// decoded group.
+void schedule_grouped_contraction(const Stage& s, StageRef ref, const Target& target) {
+  const std::string &i = s.axes[0], &j = s.axes[1], &b = s.reduce_axes[0];
+  const std::string &h = s.reduce_axes[1], &q = s.reduce_axes[2];
+  const int64_t inner = *ir::as_const_int(s.reduce_extents[2]);
+  ref.reorder({j, i});
+  if (inner <= target.vector_lanes(DType::i32)) {
+    ref.vectorize(q);
+  } else {
+    ref.split(q, q + "o", q + "v", Expr(int64_t{target.vector_lanes(DType::i32)}), TailStrategy::SeparateLoop).vectorize(q + "v");
+  }
+  ref.unroll(h).rfactor(h);
+  ref.split(i, i + "o", i + "i", Expr(int64_t{target.row_tile}), TailStrategy::SeparateLoop)
+      .unroll(i + "i")
+      .reorder({b, i + "i"});
+  ref.split(j, j + "o", j + "i", Expr(int64_t{target.weight_row_chunk}), TailStrategy::SeparateLoop)
+      .parallel(j + "o")
+      .reorder({i + "o", j + "i"});
+}
+
 // CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
 // the axis that walks the weight rows), the innermost axis vectorized in full tiles.
 //  - A reduction over a block-quantized input walks it a block at a time, the vector tiles of
@@ -217,6 +241,11 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     ref.reorder(order).parallel(e + "o").vectorize(e + "v");
     // target.row_tile points of the first axis share each element read along the reduction.
     tile_first_axis({c});
+    return;
+  }
+  if (contraction && s.axes.size() == 2 && s.reduce_axes.size() == 3 && ir::as_const_int(s.reduce_extents[1]) &&
+      ir::as_const_int(s.reduce_extents[2])) {
+    schedule_grouped_contraction(s, ref, target);
     return;
   }
   const bool quantized_blocks = contraction && single_reduce && facts.block > n_lanes && facts.block % n_lanes == 0;

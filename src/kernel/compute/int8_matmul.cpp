@@ -1,0 +1,72 @@
+// The 8-bit activation path of a quantized matmul: activations quantized to 8-bit blocks, then
+// a contraction whose inner products are integer dot products of packed bytes, scaled per
+// 32-element group (llama.cpp's q8 activations, written as compute definitions).
+#include "kernel/compute/dequant_expr.h"
+#include "kernel/compute/op_builder.h"
+#include "kernel/compute/ops.h"
+
+namespace kiln::kernel::ops {
+
+using namespace detail;
+using ir::Expr;
+using ir::Type;
+
+namespace {
+Expr i32(int64_t value) { return ir::IntImm::make(Type::i32(), value); }
+}  // namespace
+
+ComputeDef quantize_activations() {
+  const Expr m = size("m"), k = size("k");
+  const Expr i = ir::var("i"), b = ir::var("b"), g = ir::var("g"), t = ir::var("t");
+  ComputeDef def;
+  def.name = "quantize_q8";
+  def.inputs = {tensor("x", DType::f32, {m, k})};
+  def.outputs = {tensor("xq", DType::i32, {m, k / kQ8Group, kQ8Words})};
+  const TensorDecl& x = def.inputs[0];
+  const Stage amax = reduce_stage("amax", {"i", "b"}, {m, k / kQ8Group}, ReduceKind::Max, {"t"}, {Expr(kQ8Group)},
+                                  ir::call(ir::Intrinsic::Abs, {read(x, {i, b * kQ8Group + t})}));
+  const Expr max = read(amax, {i, b});
+  const Expr inverse = ir::select(max > 0.0, Expr(127.0) / max, Expr(0.0));
+  // Word g < 8: elements 4 g .. 4 g + 3 rounded to [-127, 127] (|x| * 127 / amax <= 127), one
+  // byte each. (The word read past the eighth is clamped: both sides of a select are computed.)
+  Expr packed = i32(0);
+  for (int q = 0; q < 4; ++q) {
+    const Expr v = read(x, {i, b * kQ8Group + ir::min(g, 7) * 4 + q}) * inverse;
+    const Expr rounded = ir::cast(Type::i32(), ir::call(ir::Intrinsic::Floor, {v + 0.5}));
+    packed = packed | ((rounded & 255) << (8 * q));
+  }
+  const Expr scale = ir::reinterpret(Type::i32(), max / 127.0);
+  def.stages = {amax, elementwise_stage("xq", {"i", "b", "g"}, {m, k / kQ8Group, Expr(kQ8Words)},
+                                        ir::select(g < kQ8Words - 1, packed, scale), Type::i32())};
+  def.size_params = {"m", "k"};
+  def.size_multiples["k"] = kQ8Group;
+  return def;
+}
+
+ComputeDef matmul_int8(DType weight) {
+  KILN_CHECK(can_pack_quads(weight), "no 8-bit activation matmul for {} weights", dtype_name(weight));
+  const Expr m = size("m"), n = size("n"), k = size("k");
+  const Expr i = ir::var("i"), j = ir::var("j"), b = ir::var("b"), h = ir::var("h"), q = ir::var("q");
+  ComputeDef def;
+  def.name = fmt::format("matmul_{}_q8", dtype_name(weight));
+  def.inputs = {tensor("xq", DType::i32, {m, k / kQ8Group, kQ8Words}), tensor("w", weight, {n, k})};
+  def.outputs = {tensor("out", DType::f32, {m, n})};
+  const PackedQuads w = packed_quads(def.inputs[1], j, b, h, q);
+  const Expr x = read(def.inputs[0], {i, b, h * 4 + q});
+  const Expr x_scale = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8Words - 1)}));
+  const ir::Intrinsic dot = w.signed_quads ? ir::Intrinsic::DotS8S8 : ir::Intrinsic::DotU8S8;
+  // sum over the group of (scale * w_q + offset) * (x_scale * x_q)
+  //   = scale * x_scale * dot(w_q, x_q) + offset * x_scale * dot(1, x_q)
+  Expr body = to_f32(ir::call(dot, {i32(0), w.quads, x})) * (w.scale * x_scale);
+  if (w.offset.defined()) {
+    body = body + to_f32(ir::call(ir::Intrinsic::DotU8S8, {i32(0), i32(0x01010101), x})) * (w.offset * x_scale);
+  }
+  // Over groups b, then the 8 words of a group as 2 halves h of 4 words q.
+  def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h", "q"},
+                             {k / kQ8Group, Expr(int64_t{2}), Expr(int64_t{4})}, body)};
+  def.size_params = {"m", "n", "k"};
+  def.size_multiples["k"] = dtype_info(weight).block_size;
+  return def;
+}
+
+}  // namespace kiln::kernel::ops

@@ -1,0 +1,150 @@
+// The 8-bit activation path on the CPU against float64, on fresh random inputs (the seed is
+// printed; KILN_TEST_SEED replays it): quantize_q8 round-trips within half a step of its
+// scale, and matmul_int8 of every format it takes matches the float64 product of the same
+// quantized values.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "base/dequantize.h"
+#include "compiler/op_runner.h"
+#include "compiler/pipeline.h"
+#include "kernel/compute/dequant_expr.h"
+#include "kernel/compute/ops.h"
+#include "ops/op_cases.h"
+#include "runtime/device.h"
+
+namespace kiln::test {
+namespace {
+
+namespace ops = kernel::ops;
+
+uint64_t test_seed() {
+  static const uint64_t seed = []() -> uint64_t {
+    const char* s = std::getenv("KILN_TEST_SEED");
+    const uint64_t value = s ? std::strtoull(s, nullptr, 10) : static_cast<uint64_t>(std::random_device{}());
+    std::printf("[ int8     ] seed %llu (KILN_TEST_SEED replays it)\n", static_cast<unsigned long long>(value));
+    return value;
+  }();
+  return seed;
+}
+
+// Runs `def` on the CPU with `inputs` (bytes by name) and returns the bytes of output `out`.
+std::vector<uint8_t> run_cpu(const kernel::ComputeDef& def, const std::map<std::string, std::vector<uint8_t>>& inputs,
+                             const std::string& out, size_t out_bytes, const std::map<std::string, int64_t>& sizes) {
+  std::unique_ptr<runtime::Device> device = runtime::open_device("cpu", 2);
+  const compiler::CompiledOp op = compiler::compile(def, {});
+  compiler::OpRunner runner(*device, op);
+  std::map<std::string, runtime::Buffer> buffers;
+  std::map<std::string, runtime::Buffer*> bound;
+  for (const auto& [name, bytes] : inputs) {
+    buffers[name] = device->allocate(bytes.size());
+    device->write(buffers[name], bytes.data(), bytes.size());
+    bound[name] = &buffers[name];
+  }
+  buffers[out] = device->allocate(out_bytes);
+  bound[out] = &buffers[out];
+  runner.run(bound, sizes);
+  std::vector<uint8_t> got(out_bytes);
+  device->read(got.data(), buffers[out], out_bytes);
+  for (auto& [name, b] : buffers) device->release(b);
+  return got;
+}
+
+// Group `b` of row `i` of xq: its 32 signed bytes and its scale.
+struct Group {
+  int8_t q[32];
+  float scale;
+};
+Group group_of(const std::vector<uint8_t>& xq, int64_t groups, int64_t i, int64_t b) {
+  Group g;
+  const uint8_t* words = xq.data() + ((i * groups + b) * ops::kQ8Words) * 4;
+  std::memcpy(g.q, words, 32);
+  std::memcpy(&g.scale, words + 32, 4);
+  return g;
+}
+
+TEST(Int8Path, QuantizedActivationsRoundTripWithinHalfAStep) {
+  Rng rng(test_seed());
+  for (const auto& [m, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {3, 576}, {5, 1536}}) {
+    HostTensor x = random_tensor("x", DType::f32, {m, k}, rng, -3, 3);
+    // A group of zeros has scale 0 and quantizes to zeros.
+    std::memset(x.bytes.data(), 0, 32 * sizeof(float));
+    std::fill(x.values.begin(), x.values.begin() + 32, 0.0);
+    const int64_t groups = k / 32;
+    const std::vector<uint8_t> xq =
+        run_cpu(ops::quantize_activations(), {{"x", x.bytes}}, "xq", m * groups * ops::kQ8Words * 4, {{"m", m}, {"k", k}});
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t b = 0; b < groups; ++b) {
+        const Group g = group_of(xq, groups, i, b);
+        double amax = 0;
+        for (int t = 0; t < 32; ++t) amax = std::max(amax, std::fabs(x.values[i * k + b * 32 + t]));
+        // The scale is amax / 127 in f32; every value within half a step of its byte (plus the
+        // f32 rounding of x * 127 / amax, a few ulps of 127).
+        ASSERT_NEAR(g.scale, amax / 127, amax / 127 * 1e-6) << "row " << i << " group " << b;
+        for (int t = 0; t < 32; ++t) {
+          const double v = x.values[i * k + b * 32 + t];
+          ASSERT_GE(g.q[t], -127);
+          ASSERT_NEAR(g.q[t] * static_cast<double>(g.scale), v, g.scale * (0.5 + 1e-4) + 1e-30)
+              << "row " << i << " group " << b << " element " << t;
+        }
+      }
+    }
+  }
+}
+
+TEST(Int8Path, MatmulOfEveryPackableFormatMatchesFloat64) {
+  Rng rng(test_seed() + 1);
+  for (const DType w : weight_dtypes()) {
+    if (!kernel::can_pack_quads(w)) continue;
+    const int64_t block = dtype_info(w).block_size;
+    for (const auto& [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {1, 1, block}, {1, 35, 2 * block}, {6, 17, 3 * block}, {4, 32, 768}}) {
+      if (k % block != 0) continue;
+      SCOPED_TRACE(fmt::format("{} m={} n={} k={}", dtype_name(w), m, n, k));
+      const HostTensor weight = random_tensor("w", w, {n, k}, rng);
+      // Activations as quantize_q8 writes them: bytes in [-127, 127], a positive f32 scale.
+      const int64_t groups = k / 32;
+      std::vector<uint8_t> xq(m * groups * ops::kQ8Words * 4);
+      std::vector<double> x(m * k);
+      std::uniform_int_distribution<int> byte(-127, 127);
+      std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t b = 0; b < groups; ++b) {
+          Group g;
+          for (int8_t& q : g.q) q = static_cast<int8_t>(byte(rng));
+          g.scale = scale(rng);
+          uint8_t* words = xq.data() + ((i * groups + b) * ops::kQ8Words) * 4;
+          std::memcpy(words, g.q, 32);
+          std::memcpy(words + 32, &g.scale, 4);
+          for (int t = 0; t < 32; ++t) x[i * k + b * 32 + t] = g.q[t] * static_cast<double>(g.scale);
+        }
+      }
+      const std::vector<uint8_t> got = run_cpu(ops::matmul_int8(w), {{"xq", xq}, {"w", weight.bytes}}, "out",
+                                               m * n * sizeof(float), {{"m", m}, {"n", n}, {"k", k}});
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          double want = 0, magnitude = 0;
+          for (int64_t r = 0; r < k; ++r) {
+            want += x[i * k + r] * weight.values[j * k + r];
+            magnitude += std::fabs(x[i * k + r] * weight.values[j * k + r]);
+          }
+          float value;
+          std::memcpy(&value, got.data() + (i * n + j) * sizeof(float), sizeof(float));
+          // Each group's integer sum is exact; its two scales and the f32 sums over groups
+          // round: a few ulps of the sum of |terms| (the f32 matmul's own bound, 1e-5).
+          EXPECT_NEAR(value, want, 1e-5 * magnitude + 1e-30) << "out(" << i << ", " << j << ")";
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kiln::test
