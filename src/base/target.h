@@ -40,6 +40,9 @@ struct Target {
   int weight_row_chunk = 16;  // weight rows a parallel loop hands out together
 
   bool is_gpu() const { return kind != TargetKind::Cpu; }
+  // Whether the 8-bit activation path pays: a CPU with VNNI, or AVX2's byte multiply-adds
+  // (pmaddubsw, pmaddwd) on 256-bit registers. (GPU back ends print no dot products yet.)
+  bool int8_dot_products() const { return kind == TargetKind::Cpu && (int8_dot || vector_bits >= 256); }
   // Elements of `dtype` in one vector register; 1 on a GPU (its threads are its lanes).
   int vector_lanes(DType dtype) const;
   // The string parse_target reads back: "cpu", "cpu:znver4", "opencl".

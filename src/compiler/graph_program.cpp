@@ -1,5 +1,7 @@
 #include "compiler/graph_program.h"
 
+#include "kernel/compute/dequant_expr.h"
+
 #include <algorithm>
 #include <optional>
 
@@ -85,7 +87,7 @@ ops::Unary unary_of(OpKind op) {
 
 using NodePlan = GraphProgram::NodePlan;
 
-NodePlan plan_node(const Graph& g, const Node& n, const std::string& where) {
+NodePlan plan_node(const Graph& g, const Node& n, const std::string& where, bool int8_activations) {
   const auto type = [&](size_t i) -> const graph::TensorType& { return g.type(n.inputs[i]); };
   NodePlan p;
   switch (n.op) {
@@ -95,7 +97,8 @@ NodePlan plan_node(const Graph& g, const Node& n, const std::string& where) {
       p.sizes = {{"n", type(1).shape[0]}, {"vocab", type(0).shape[0]}, {"dim", type(0).shape[1]}};
       break;
     case OpKind::matmul: {
-      p.def = ops::matmul(type(1).dtype);
+      const DType w = type(1).dtype;
+      p.def = int8_activations && kernel::can_pack_quads(w) ? ops::matmul_int8_activations(w) : ops::matmul(w);
       p.tensors = {{"x", n.inputs[0]}, {"w", n.inputs[1]}};
       p.sizes = {{"m", leading_product(type(0).shape)}, {"n", type(1).shape[0]}, {"k", type(0).shape.back()}};
       break;
@@ -293,6 +296,7 @@ void GraphProgram::add_compute_step(NodePlan plan, ValueId output, const Target&
 GraphProgram::GraphProgram(const Graph& graph, const Target& target, const std::function<void(size_t, size_t)>& on_progress,
                            const ProgramOptions& options)
     : graph_(graph), compile_(options.compile) {
+  const bool int8 = options.int8_activations && target.int8_dot_products();
   std::vector<passes::KernelGroup> groups;
   if (options.fuse) {
     groups = passes::fuse(graph_);
@@ -306,11 +310,11 @@ GraphProgram::GraphProgram(const Graph& graph, const Target& target, const std::
     if (group.nodes.size() > 1) {
       // The anchor with each member folded into its epilogue; where a member does not fold,
       // the plan so far becomes a step of its own and the member starts the next.
-      NodePlan plan = plan_node(graph_, n, where);
+      NodePlan plan = plan_node(graph_, n, where, int8);
       ValueId result = n.outputs.at(0);
       for (size_t k = 1; k < group.nodes.size(); ++k) {
         const Node& member = graph_.nodes[group.nodes[k]];
-        NodePlan next = plan_node(graph_, member, graph::node_label(graph_, group.nodes[k]));
+        NodePlan next = plan_node(graph_, member, graph::node_label(graph_, group.nodes[k]), int8);
         if (std::optional<NodePlan> folded = fold(plan, next, result, fmt::format("e{}_", k))) {
           plan = std::move(*folded);
         } else {
@@ -337,7 +341,7 @@ GraphProgram::GraphProgram(const Graph& graph, const Target& target, const std::
       step->row_bytes = row_bytes_of(graph_.type(n.inputs[0]));
       steps_.push_back(std::move(step));
     } else {
-      add_compute_step(plan_node(graph_, n, where), n.outputs.at(0), target);
+      add_compute_step(plan_node(graph_, n, where, int8), n.outputs.at(0), target);
       if (n.op == OpKind::kv_write) {
         // The new rows are scattered into the cache in place; the node's result is the cache.
         steps_.back()->kind = Step::Kind::InPlace;

@@ -25,6 +25,10 @@ namespace kiln::compiler {
 struct ProgramOptions {
   bool fuse = true;     // element-wise nodes folded into their producers' kernels (passes/fuse.h)
   bool compile = true;  // false: plan only, for compute_defs(); such a program cannot run
+  // Quantized matmuls quantize their activations to 8 bits and contract with integer dot
+  // products (kernel/compute/ops.h, matmul_int8_activations) where the target has them and
+  // the weight's format packs; false keeps every matmul in f32.
+  bool int8_activations = true;
 };
 
 class GraphProgram {

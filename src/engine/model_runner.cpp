@@ -25,7 +25,7 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
   const Target target = device.target();
   program_ = std::make_unique<compiler::GraphProgram>(model_.graph, target, [&](size_t done, size_t total) {
     if (options.on_progress) options.on_progress("compiling", done, total);
-  }, compiler::ProgramOptions{.fuse = options.fuse});
+  }, compiler::ProgramOptions{.fuse = options.fuse, .int8_activations = options.int8});
 
   const bool host_memory = target.kind == TargetKind::Cpu;
   const graph::Graph& g = model_.graph;

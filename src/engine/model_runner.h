@@ -24,6 +24,7 @@ struct ModelOptions {
   int64_t ctx_size = 2048;
   int64_t kv_block_size = 16;  // positions per KV cache block
   bool fuse = true;            // element-wise nodes folded into their producers' kernels
+  bool int8 = true;            // quantized matmuls on 8-bit activations where the target has dot products
   bool all_logits = false;  // logits for every fed token, not just the last (teacher forcing)
   std::function<void(const std::string& stage, size_t done, size_t total)> on_progress;
 };

@@ -41,6 +41,7 @@ struct BenchFlags {
   std::string device = "cpu";
   std::string output = "md";
   uint64_t seed = 1234;
+  bool no_int8 = false;
 };
 
 struct Result {
@@ -101,6 +102,7 @@ void bench_model(const BenchFlags& flags, const std::string& path, int threads, 
   }
   engine::ModelOptions options;
   options.ctx_size = max_tokens + 1;
+  options.int8 = !flags.no_int8;
   engine::ModelRunner model(path, *device, options);
   const uint64_t parameters = model.file().parameter_count();
   std::mt19937_64 rng(flags.seed);
@@ -233,6 +235,8 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--device", flags->device, "cpu, opencl or opencl:N")->capture_default_str();
   command->add_option("-o,--output", flags->output, "Table format: md, json or csv")->capture_default_str();
   command->add_option("--seed", flags->seed, "Seed of the random token ids")->capture_default_str();
+  command->add_flag("--no-int8", flags->no_int8, "Quantized matmuls in f32 throughout (default: 8-bit activations with "
+                    "integer dot products on CPUs with AVX2 or VNNI)");
   command->callback([flags] { run_bench(*flags); });
 }
 

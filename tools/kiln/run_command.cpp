@@ -30,6 +30,7 @@ struct RunFlags {
   bool ignore_eos = false;
   bool profile = false;
   bool no_fuse = false;
+  bool no_int8 = false;
   std::string system;
 };
 
@@ -45,6 +46,7 @@ std::unique_ptr<engine::Session> open_session(const RunFlags& flags) {
   options.threads = flags.threads;
   options.model.ctx_size = flags.ctx_size;
   options.model.fuse = !flags.no_fuse;
+  options.model.int8 = !flags.no_int8;
   options.sampling = flags.sampling;
   options.profile = flags.profile;
   const bool show_progress = isatty(STDERR_FILENO);
@@ -173,6 +175,9 @@ void add_common_options(CLI::App* command, RunFlags& f) {
   command->add_flag("--ignore-eos", f.ignore_eos, "Keep generating past end-of-generation tokens (for benchmarks)");
   command->add_flag("--profile", f.profile, "At the end, print the time spent in each kernel (stderr)");
   command->add_flag("--no-fuse", f.no_fuse, "One kernel per graph node: no element-wise nodes fused into their producers");
+  command->add_flag("--no-int8", f.no_int8,
+                    "Quantized matmuls in f32 throughout, instead of on activations quantized to 8 bits with integer "
+                    "dot products (the default on CPUs with AVX2 or VNNI)");
 }
 
 }  // namespace

@@ -43,6 +43,21 @@ ComputeDef quantize_activations() {
   return def;
 }
 
+ComputeDef matmul_int8_activations(DType weight) {
+  ComputeDef quantize = quantize_activations();
+  ComputeDef product = matmul_int8(weight);
+  ComputeDef def;
+  def.name = fmt::format("matmul_{}_q8", dtype_name(weight));
+  def.inputs = {quantize.inputs[0], product.inputs[1]};
+  def.outputs = product.outputs;
+  // quantize_q8's stages, its output a temporary that the product reads instead of an input.
+  def.stages = quantize.stages;
+  def.stages.push_back(product.stages[0]);
+  def.size_params = product.size_params;
+  def.size_multiples = product.size_multiples;
+  return def;
+}
+
 ComputeDef matmul_int8(DType weight) {
   KILN_CHECK(can_pack_quads(weight), "no 8-bit activation matmul for {} weights", dtype_name(weight));
   const Expr m = size("m"), n = size("n"), k = size("k");

@@ -73,6 +73,10 @@ ComputeDef quantize_activations();
 // times the two scales (plus w's offset times the sum of xq's bytes): xq i32[m, k / 32, 9],
 // w[n, k] of a dtype can_pack_quads takes -> out f32[m, n]. Sizes m, n, k.
 ComputeDef matmul_int8(DType weight);
+// matmul(weight) through the 8-bit path, inputs and output as matmul's (x f32[m, k], w[n, k]
+// -> out f32[m, n]): quantize_q8's stages, then matmul_int8 reading their result (a scratch
+// buffer between the two kernels).
+ComputeDef matmul_int8_activations(DType weight);
 
 // out(i, j) = w(ids(i), j): w[vocab, dim] of dtype `weight`, ids i32[n] -> out f32[n, dim].
 // An id outside [0, vocab) is clamped into it. Sizes n, vocab, dim.
