@@ -61,13 +61,21 @@ std::vector<uint8_t> run_cpu(const kernel::ComputeDef& def, const std::map<std::
 struct Group {
   int8_t q[32];
   float scale;
+  int32_t sum;
 };
 Group group_of(const std::vector<uint8_t>& xq, int64_t groups, int64_t i, int64_t b) {
   Group g;
   const uint8_t* words = xq.data() + ((i * groups + b) * ops::kQ8Words) * 4;
   std::memcpy(g.q, words, 32);
-  std::memcpy(&g.scale, words + 32, 4);
+  std::memcpy(&g.scale, words + ops::kQ8ScaleWord * 4, 4);
+  std::memcpy(&g.sum, words + ops::kQ8SumWord * 4, 4);
   return g;
+}
+void put_group(std::vector<uint8_t>& xq, int64_t groups, int64_t i, int64_t b, const Group& g) {
+  uint8_t* words = xq.data() + ((i * groups + b) * ops::kQ8Words) * 4;
+  std::memcpy(words, g.q, 32);
+  std::memcpy(words + ops::kQ8ScaleWord * 4, &g.scale, 4);
+  std::memcpy(words + ops::kQ8SumWord * 4, &g.sum, 4);
 }
 
 TEST(Int8Path, QuantizedActivationsRoundTripWithinHalfAStep) {
@@ -88,6 +96,9 @@ TEST(Int8Path, QuantizedActivationsRoundTripWithinHalfAStep) {
         // The scale is amax / 127 in f32; every value within half a step of its byte (plus the
         // f32 rounding of x * 127 / amax, a few ulps of 127).
         ASSERT_NEAR(g.scale, amax / 127, amax / 127 * 1e-6) << "row " << i << " group " << b;
+        int32_t sum = 0;
+        for (int8_t q : g.q) sum += q;
+        ASSERT_EQ(g.sum, sum) << "row " << i << " group " << b;
         for (int t = 0; t < 32; ++t) {
           const double v = x.values[i * k + b * 32 + t];
           ASSERT_GE(g.q[t], -127);
@@ -118,11 +129,10 @@ TEST(Int8Path, MatmulOfEveryPackableFormatMatchesFloat64) {
       for (int64_t i = 0; i < m; ++i) {
         for (int64_t b = 0; b < groups; ++b) {
           Group g;
-          for (int8_t& q : g.q) q = static_cast<int8_t>(byte(rng));
+          g.sum = 0;
+          for (int8_t& q : g.q) g.sum += q = static_cast<int8_t>(byte(rng));
           g.scale = scale(rng);
-          uint8_t* words = xq.data() + ((i * groups + b) * ops::kQ8Words) * 4;
-          std::memcpy(words, g.q, 32);
-          std::memcpy(words + 32, &g.scale, 4);
+          put_group(xq, groups, i, b, g);
           for (int t = 0; t < 32; ++t) x[i * k + b * 32 + t] = g.q[t] * static_cast<double>(g.scale);
         }
       }

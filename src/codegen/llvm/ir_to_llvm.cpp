@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <string_view>
 
+#include <llvm/Analysis/VectorUtils.h>
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Metadata.h>
@@ -331,7 +333,68 @@ llvm::Value* LlvmEmitter::address_of(const std::string& buffer, const ir::Expr& 
   return address(emit(index), index_type);  // a vector of addresses
 }
 
+namespace {
+
+// A vector of indices that is one scalar plus constants per lane, as a vectorized index often
+// is once LLVM has folded its constant parts (four bytes at 4 (g % 4), lanes g: the base plus
+// <0, 1, 2, 3, 4, .., 15, 0, 1, ..>).
+struct SplatPlusConstants {
+  llvm::Value* scalar = nullptr;  // null: zero
+  std::vector<int64_t> offsets;
+};
+
+std::optional<SplatPlusConstants> splat_plus_constants(llvm::Value* v, unsigned lanes, llvm::IRBuilder<>& builder) {
+  if (auto* constant = llvm::dyn_cast<llvm::Constant>(v)) {
+    SplatPlusConstants result;
+    for (unsigned l = 0; l < lanes; ++l) {
+      auto* lane = llvm::dyn_cast_or_null<llvm::ConstantInt>(constant->getAggregateElement(l));
+      if (lane == nullptr) return std::nullopt;
+      result.offsets.push_back(lane->getSExtValue());
+    }
+    return result;
+  }
+  if (llvm::Value* scalar = llvm::getSplatValue(v)) return SplatPlusConstants{scalar, std::vector<int64_t>(lanes, 0)};
+  auto* add = llvm::dyn_cast<llvm::BinaryOperator>(v);
+  if (add == nullptr || add->getOpcode() != llvm::Instruction::Add) return std::nullopt;
+  std::optional<SplatPlusConstants> a = splat_plus_constants(add->getOperand(0), lanes, builder);
+  std::optional<SplatPlusConstants> b = a ? splat_plus_constants(add->getOperand(1), lanes, builder) : std::nullopt;
+  if (!b) return std::nullopt;
+  for (unsigned l = 0; l < lanes; ++l) a->offsets[l] += b->offsets[l];
+  if (a->scalar == nullptr) a->scalar = b->scalar;
+  else if (b->scalar != nullptr) a->scalar = builder.CreateAdd(a->scalar, b->scalar);
+  return a;
+}
+
+}  // namespace
+
 llvm::Value* LlvmEmitter::emit_load(const ir::Load& op) {
+  const unsigned index_lanes = op.index.type().lanes;
+  if (index_lanes > 1 && !is_dense(op.index) && op.index.as<ir::Broadcast>() == nullptr) {
+    // A gather whose lanes lie at constant offsets from one index, close together: one load
+    // of the window they span and a shuffle of it, instead of a gather.
+    const BufferBinding& binding = find_buffer(op.buffer);
+    KILN_CHECK(binding.element_type == op.type.element_of(), "buffer {} holds {} but is accessed as {}", op.buffer,
+               ir::to_string(binding.element_type), ir::to_string(op.type));
+    llvm::Value* index = emit(op.index);
+    std::optional<SplatPlusConstants> parts = splat_plus_constants(index, index_lanes, builder_);
+    if (parts && !binding.element_type.is_bool()) {
+      const auto [low, high] = std::minmax_element(parts->offsets.begin(), parts->offsets.end());
+      const int64_t span = *high - *low + 1;
+      if (span <= 4 * static_cast<int64_t>(index_lanes)) {
+        llvm::Type* element = memory_type(binding.element_type);
+        llvm::Value* first = llvm::ConstantInt::get(builder_.getInt64Ty(), *low);
+        if (parts->scalar != nullptr) {
+          first = builder_.CreateAdd(builder_.CreateIntCast(parts->scalar, builder_.getInt64Ty(), op.index.type().is_int()), first);
+        }
+        llvm::Value* address = builder_.CreateInBoundsGEP(element, binding.pointer, first);
+        llvm::Value* window = builder_.CreateAlignedLoad(llvm::FixedVectorType::get(element, static_cast<unsigned>(span)),
+                                                         address, llvm::Align(binding.element_type.bytes()));
+        std::vector<int> mask;
+        for (int64_t offset : parts->offsets) mask.push_back(static_cast<int>(offset - *low));
+        return builder_.CreateShuffleVector(window, mask);
+      }
+    }
+  }
   AccessKind kind;
   ir::Type element_type;
   llvm::Value* address = address_of(op.buffer, op.index, op.type, kind, element_type);

@@ -27,17 +27,20 @@ ComputeDef quantize_activations() {
                                   ir::call(ir::Intrinsic::Abs, {read(x, {i, b * kQ8Group + t})}));
   const Expr max = read(amax, {i, b});
   const Expr inverse = ir::select(max > 0.0, Expr(127.0) / max, Expr(0.0));
-  // Word g < 8: elements 4 g .. 4 g + 3 rounded to [-127, 127] (|x| * 127 / amax <= 127), one
-  // byte each. (The word read past the eighth is clamped: both sides of a select are computed.)
+  // Element e rounded to [-127, 127] (|x| * 127 / amax <= 127).
+  const auto rounded = [&](const Expr& e) {
+    return ir::cast(Type::i32(), ir::call(ir::Intrinsic::Floor, {read(x, {i, b * kQ8Group + e}) * inverse + 0.5}));
+  };
+  const Stage sum = reduce_stage("qsum", {"i", "b"}, {m, k / kQ8Group}, ReduceKind::Sum, {"t"}, {Expr(kQ8Group)},
+                                 rounded(t), Type::i32());
+  // Word g < 8: elements 4 g .. 4 g + 3, one byte each. (The word read past the eighth is
+  // clamped: both sides of a select are computed.)
   Expr packed = i32(0);
-  for (int q = 0; q < 4; ++q) {
-    const Expr v = read(x, {i, b * kQ8Group + ir::min(g, 7) * 4 + q}) * inverse;
-    const Expr rounded = ir::cast(Type::i32(), ir::call(ir::Intrinsic::Floor, {v + 0.5}));
-    packed = packed | ((rounded & 255) << (8 * q));
-  }
+  for (int q = 0; q < 4; ++q) packed = packed | ((rounded(ir::min(g, 7) * 4 + q) & 255) << (8 * q));
   const Expr scale = ir::reinterpret(Type::i32(), max / 127.0);
-  def.stages = {amax, elementwise_stage("xq", {"i", "b", "g"}, {m, k / kQ8Group, Expr(kQ8Words)},
-                                        ir::select(g < kQ8Words - 1, packed, scale), Type::i32())};
+  const Expr word = ir::select(g < kQ8ScaleWord, packed, ir::select(g == kQ8ScaleWord, scale, read(sum, {i, b})));
+  def.stages = {amax, sum,
+                elementwise_stage("xq", {"i", "b", "g"}, {m, k / kQ8Group, Expr(kQ8Words)}, word, Type::i32())};
   def.size_params = {"m", "k"};
   def.size_multiples["k"] = kQ8Group;
   return def;
@@ -68,14 +71,14 @@ ComputeDef matmul_int8(DType weight) {
   def.outputs = {tensor("out", DType::f32, {m, n})};
   const PackedQuads w = packed_quads(def.inputs[1], j, b, h, q);
   const Expr x = read(def.inputs[0], {i, b, h * 4 + q});
-  const Expr x_scale = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8Words - 1)}));
+  const Expr x_scale = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8ScaleWord)}));
+  const Expr x_sum = to_f32(read(def.inputs[0], {i, b, Expr(kQ8SumWord)}));
   const ir::Intrinsic dot = w.signed_quads ? ir::Intrinsic::DotS8S8 : ir::Intrinsic::DotU8S8;
   // sum over the group of (scale * w_q + offset) * (x_scale * x_q)
-  //   = scale * x_scale * dot(w_q, x_q) + offset * x_scale * dot(1, x_q)
+  //   = scale * x_scale * dot(w_q, x_q) + offset * x_scale * sum(x_q),
+  // the second term spread evenly over the group's 8 words (an exact eighth each).
   Expr body = to_f32(ir::call(dot, {i32(0), w.quads, x})) * (w.scale * x_scale);
-  if (w.offset.defined()) {
-    body = body + to_f32(ir::call(ir::Intrinsic::DotU8S8, {i32(0), i32(0x01010101), x})) * (w.offset * x_scale);
-  }
+  if (w.offset.defined()) body = body + x_sum * (w.offset * x_scale * 0.125);
   // Over groups b, then the 8 words of a group as 2 halves h of 4 words q.
   def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h", "q"},
                              {k / kQ8Group, Expr(int64_t{2}), Expr(int64_t{4})}, body)};

@@ -61,8 +61,9 @@ class LoopWidener : public IRMutator {
 
   Expr mutate(const Expr& e) override {
     Expr result = IRMutator::mutate(e);
-    // A run of consecutive elements (a ramp, a load at one) may widen into one run per lane.
-    const bool run = e.defined() && (e.kind() == ExprKind::Ramp || e.kind() == ExprKind::Load) &&
+    // A run of elements that a reinterpret packs into one scalar (four bytes as an i32) may
+    // widen into one run per lane; anywhere else a vector would mix the lanes' values.
+    const bool run = packing_run_ && e.defined() && (e.kind() == ExprKind::Ramp || e.kind() == ExprKind::Load) &&
                      result.type().lanes == e.type().lanes * lanes_;
     if (e.defined() && e.type().is_vector() && !result.same_as(e) && !run) {
       fail(fmt::format("{} already computes on vectors", to_string(e)));
@@ -92,7 +93,11 @@ class LoopWidener : public IRMutator {
   }
 
   Expr visit(const Reinterpret* op, const Expr& e) override {
+    const bool packs = op->type.lanes == 1 && op->value.type().is_vector();
+    const bool saved = packing_run_;
+    packing_run_ = packs;
     Expr value = mutate(op->value);
+    packing_run_ = saved;
     if (value.same_as(op->value)) return e;
     return Reinterpret::make(op->type.with_lanes(lanes_), value);  // e was scalar (see mutate)
   }
@@ -108,14 +113,33 @@ class LoopWidener : public IRMutator {
   // runs: ramp(b + n * s * lanes, s, n) over lanes of a vectorized loop is one ramp
   // (a definition's four bytes at 4 g, for vectorized g, are one dense load).
   Expr visit(const Ramp* op, const Expr& e) override {
+    const bool packing = packing_run_;
+    packing_run_ = false;  // only the run itself, not what its base computes
     const Expr base = mutate(op->base);
+    packing_run_ = packing;
     if (base.same_as(op->base) && mutate(op->stride).same_as(op->stride)) return e;
     const Expr widened = simplify(substitute(base, let_values_));
     const Ramp* runs = widened.as<Ramp>();
     const int64_t* stride = as_const_int(op->stride);
     const int64_t* run_stride = runs ? as_const_int(runs->stride) : nullptr;
+    if (!packing_run_) fail(fmt::format("{} already computes on vectors", to_string(e)));
     if (stride && run_stride && *run_stride == *stride * op->lanes && mutate(op->stride).same_as(op->stride)) {
       return Ramp::make(runs->base, op->stride, op->lanes * runs->lanes);
+    }
+    if (mutate(op->stride).same_as(op->stride)) {
+      // Runs that are not consecutive (4 bytes at 4 (g % 4) for lanes g): lane m of the
+      // widened vector is element m % n of the run of loop lane m / n, an index vector the
+      // back end loads as a window and a shuffle when its lanes lie close together.
+      const Expr m = Ramp::make(IntImm::make(Type::index(), 0), IntImm::make(Type::index(), 1), lanes_ * op->lanes);
+      const Expr n = Broadcast::make(IntImm::make(Type::index(), op->lanes), lanes_ * op->lanes);
+      const Expr lane = Binary::make(BinaryOp::Div, m, n) + Broadcast::make(loop_->min, lanes_ * op->lanes);
+      Expr scalar = op->base;
+      for (int depth = 0; depth < 8; ++depth) {
+        const Expr expanded = substitute(scalar, scalar_lets_);
+        if (expanded.same_as(scalar)) break;
+        scalar = expanded;
+      }
+      return substitute(scalar, {{loop_->var, lane}}) + Binary::make(BinaryOp::Mod, m, n) * op->stride;
     }
     fail(fmt::format("{} already computes on vectors (its base widens to {})", to_string(e), to_string(widened)));
   }
@@ -168,12 +192,15 @@ class LoopWidener : public IRMutator {
     Expr value = mutate(op->value);
     ScopedEntry scope(vector_vars_, op->name);
     ScopedEntry value_scope(let_values_, op->name);
+    ScopedEntry scalar_scope(scalar_lets_, op->name);
     if (value.type().is_vector()) {
       vector_vars_[op->name] = Var::make(value.type(), op->name);
       let_values_[op->name] = value;
+      scalar_lets_[op->name] = op->value;
     } else {
       vector_vars_.erase(op->name);
       let_values_.erase(op->name);
+      scalar_lets_.erase(op->name);
     }
     Stmt body = mutate(op->body);
     if (value.same_as(op->value) && body.same_as(op->body)) return s;
@@ -325,6 +352,8 @@ class LoopWidener : public IRMutator {
   const int lanes_;
   std::map<std::string, Expr> vector_vars_;          // name -> what replaces it
   std::map<std::string, Expr> let_values_;           // a let-bound vector's value
+  std::map<std::string, Expr> scalar_lets_;          // ... and its scalar definition
+  bool packing_run_ = false;                         // inside a reinterpret of a vector as one scalar
   std::map<std::string, bool> widened_allocations_;  // per-lane copies, by name
   Expr predicate_;                                   // lanes whose stores take effect
 };

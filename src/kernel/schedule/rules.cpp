@@ -185,21 +185,24 @@ std::string leading_axes_loop(const Stage& s, size_t count) {
 }
 
 // CPU, a contraction out(i, j) over groups, then two constant extents within a group (the
-// 8-bit activation path: sum over b, h, q of packed-byte dot products): the innermost
-// vectorized (up to the target's i32 lanes), the middle unrolled, each of its points with
-// accumulators of its own; weight rows in chunks, target.row_tile rows of x sharing each
-// decoded group.
+// 8-bit activation path: sum over b, h, q of packed-byte dot products): both vectorized as
+// one loop where the target's i32 lanes hold them, else the innermost vectorized and the
+// middle unrolled, each point with accumulators of its own; weight rows in chunks,
+// target.row_tile rows of x sharing each decoded group.
 void schedule_grouped_contraction(const Stage& s, StageRef ref, const Target& target) {
   const std::string &i = s.axes[0], &j = s.axes[1], &b = s.reduce_axes[0];
   const std::string &h = s.reduce_axes[1], &q = s.reduce_axes[2];
-  const int64_t inner = *ir::as_const_int(s.reduce_extents[2]);
+  const int64_t middle = *ir::as_const_int(s.reduce_extents[1]), inner = *ir::as_const_int(s.reduce_extents[2]);
+  const int64_t lanes = target.vector_lanes(DType::i32);
   ref.reorder({j, i});
-  if (inner <= target.vector_lanes(DType::i32)) {
-    ref.vectorize(q);
+  if (middle * inner <= lanes) {
+    // Both in one vector (AVX2: a group's 8 words): a lane per point, each its own accumulator.
+    ref.fuse(h, q, h + q).vectorize(h + q).rfactor(h + q);
+  } else if (inner <= lanes) {
+    ref.vectorize(q).unroll(h).rfactor(h);
   } else {
-    ref.split(q, q + "o", q + "v", Expr(int64_t{target.vector_lanes(DType::i32)}), TailStrategy::SeparateLoop).vectorize(q + "v");
+    ref.split(q, q + "o", q + "v", Expr(lanes), TailStrategy::SeparateLoop).vectorize(q + "v").unroll(h).rfactor(h);
   }
-  ref.unroll(h).rfactor(h);
   ref.split(i, i + "o", i + "i", Expr(int64_t{target.row_tile}), TailStrategy::SeparateLoop)
       .unroll(i + "i")
       .reorder({b, i + "i"});

@@ -134,7 +134,10 @@ StageRef& StageRef::fuse(const std::string& outer, const std::string& inner, con
              "fuse: loops '{}' and '{}' of stage '{}' are not adjacent", outer, inner, self().stage);
   KILN_CHECK(it->is_reduce == (it + 1)->is_reduce, "fuse: cannot fuse a reduction loop with a spatial one");
   const Expr inner_extent = (it + 1)->extent;
-  LoopDim f{fused, it->extent * inner_extent, ForKind::Serial, 0, it->is_reduce};
+  const int64_t* a = ir::as_const_int(it->extent);
+  const int64_t* b = ir::as_const_int(inner_extent);
+  const Expr extent = a && b ? Expr(*a * *b) : it->extent * inner_extent;
+  LoopDim f{fused, extent, ForKind::Serial, 0, it->is_reduce};
   it = loops.erase(it, it + 2);
   loops.insert(it, f);
   Relation r{Relation::Kind::Fuse, "", outer, inner, fused, Expr(), inner_extent, TailStrategy::GuardWithIf, f.is_reduce};
