@@ -38,7 +38,8 @@ ComputeDef quantize_activations() {
   Expr packed = i32(0);
   for (int q = 0; q < 4; ++q) packed = packed | ((rounded(ir::min(g, 7) * 4 + q) & 255) << (8 * q));
   const Expr scale = ir::reinterpret(Type::i32(), max / 127.0);
-  const Expr word = ir::select(g < kQ8ScaleWord, packed, ir::select(g == kQ8ScaleWord, scale, read(sum, {i, b})));
+  const Expr scaled_sum = ir::reinterpret(Type::i32(), max / 127.0 * to_f32(read(sum, {i, b})));
+  const Expr word = ir::select(g < kQ8ScaleWord, packed, ir::select(g == kQ8ScaleWord, scale, scaled_sum));
   def.stages = {amax, sum,
                 elementwise_stage("xq", {"i", "b", "g"}, {m, k / kQ8Group, Expr(kQ8Words)}, word, Type::i32())};
   def.size_params = {"m", "k"};
@@ -72,13 +73,13 @@ ComputeDef matmul_int8(DType weight) {
   const PackedQuads w = packed_quads(def.inputs[1], j, b, h, q);
   const Expr x = read(def.inputs[0], {i, b, h * 4 + q});
   const Expr x_scale = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8ScaleWord)}));
-  const Expr x_sum = to_f32(read(def.inputs[0], {i, b, Expr(kQ8SumWord)}));
+  const Expr x_sum = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8SumWord)}));
   const ir::Intrinsic dot = w.signed_quads ? ir::Intrinsic::DotS8S8 : ir::Intrinsic::DotU8S8;
   // sum over the group of (scale * w_q + offset) * (x_scale * x_q)
-  //   = scale * x_scale * dot(w_q, x_q) + offset * x_scale * sum(x_q),
+  //   = scale * x_scale * dot(w_q, x_q) + offset * (x_scale * sum(x_q)),
   // the second term spread evenly over the group's 8 words (an exact eighth each).
   Expr body = to_f32(ir::call(dot, {i32(0), w.quads, x})) * (w.scale * x_scale);
-  if (w.offset.defined()) body = body + x_sum * (w.offset * x_scale * 0.125);
+  if (w.offset.defined()) body = body + x_sum * (w.offset * 0.125);
   // Over groups b, then the 8 words of a group as 2 halves h of 4 words q.
   def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h", "q"},
                              {k / kQ8Group, Expr(int64_t{2}), Expr(int64_t{4})}, body)};

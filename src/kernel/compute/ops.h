@@ -65,7 +65,8 @@ ComputeDef matmul(DType weight);
 // The 8-bit activation path (int8_matmul.cpp). An activation row of k is quantized in groups
 // of kQ8Group elements to kQ8Words i32 words each: 8 words of four signed bytes (elements in
 // order, each round(x * 127 / amax) in [-127, 127]), the group's scale amax / 127 as f32 bits,
-// and the sum of its 32 bytes (which a weight format's offset multiplies).
+// and that scale times the sum of its 32 bytes, as f32 bits (a weight format's offset
+// multiplies it).
 inline constexpr int64_t kQ8Group = 32;
 inline constexpr int64_t kQ8ScaleWord = 8;
 inline constexpr int64_t kQ8SumWord = 9;
