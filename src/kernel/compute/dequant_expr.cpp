@@ -229,12 +229,11 @@ Expr nibble_quad(const Block& b, int64_t qs, const Expr& half, const Expr& q) {
 }
 
 // The fifth bits of elements 4 g .. 4 g + 3, each moved to bit 4 of its byte: qh (an i32 at
-// `at`) holds element e's in bit e.
+// `at`) holds element e's in bit e. Multiplying the four bits by 1 + 2^7 + 2^14 + 2^21 puts
+// copies of them at disjoint places (no carries), among them bit k at 8 k.
 Expr fifth_bits(const Block& b, int64_t at, const Expr& g) {
-  const Expr qh = quad(b, at);
-  Expr bits = ir::IntImm::make(Type::i32(), 0);
-  for (int q = 0; q < 4; ++q) bits = bits | (((qh >> to_i32(g * 4 + q)) & 1) << (8 * q + 4));
-  return bits;
+  const Expr four = (quad(b, at) >> to_i32(g * 4)) & 15;
+  return ((four * 0x00204081) & 0x01010101) << 4;
 }
 
 }  // namespace
@@ -242,7 +241,7 @@ Expr fifth_bits(const Block& b, int64_t at, const Expr& g) {
 bool can_pack_quads(DType dtype) {
   switch (dtype) {
     case DType::q4_0: case DType::q4_1: case DType::q5_0: case DType::q5_1: case DType::q8_0:
-    case DType::q4_K: case DType::q5_K:
+    case DType::q4_K: case DType::q5_K: case DType::q6_K:
       return true;
     default:
       return false;
@@ -271,6 +270,17 @@ PackedQuads packed_quads(const TensorDecl& w, const Expr& row, const Expr& group
       // q5_K: bit k of qh[l] (bytes 16..47) is the fifth bit of element 32 k + l.
       if (w.dtype == DType::q5_K) quads = quads | (((quad(b, 16 + g * 4) >> to_i32(k)) & 0x01010101) << 4);
       return {quads, b.f16(0) * to_f32(k_scale(b, 4, k)), -(b.f16(2) * to_f32(k_min(b, 4, k))), false};
+    }
+    case DType::q6_K: {
+      // Group G = 4 h' + k of the block (h' < 2, k < 4): element l < 32 is nibble k / 2 of
+      // ql[64 h' + 32 (k % 2) + l] plus bits 2 k of qh[32 h' + l] (at 128) as bits 4-5; the
+      // scale is scales[8 h' + 2 k + l / 16] (signed, at 192), so the group's two halves of
+      // 16 (`half`) have a scale and an offset each.
+      const Expr G = group % groups_per_block, hp = G / 4, k = G % 4;
+      const Expr low = (quad(b, hp * 64 + k % 2 * 32 + g * 4) >> to_i32(k / 2 * 4)) & 0x0F0F0F0F;
+      const Expr high = ((quad(b, 128 + hp * 32 + g * 4) >> to_i32(k * 2)) & 0x03030303) << 4;
+      const Expr scale = b.f16(208) * to_f32(b.signed_byte(192 + hp * 8 + k * 2 + half));
+      return {low | high, scale, scale * -32.0, false, true};
     }
     default: break;
   }

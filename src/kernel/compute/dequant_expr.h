@@ -29,17 +29,19 @@ ir::Expr load_element(const TensorDecl& t, const std::vector<ir::Expr>& indices)
 
 // A weight's elements in the form an integer dot product takes them: four consecutive
 // elements 4 g .. 4 g + 3 of a 32-element group as the packed bytes of an i32 (`quads`,
-// unsigned bytes of at most 31, or signed bytes with `signed_quads`), and the group's affine
-// map to values: element = scale * byte + offset (`offset` undefined: none).
+// unsigned bytes of at most 63, or signed bytes with `signed_quads`), and the affine map of
+// the quad's elements to values: element = scale * byte + offset (`offset` undefined: none).
+// The map is the whole group's, or with `offset_per_half` each 16-element half's own.
 struct PackedQuads {
   ir::Expr quads;
   ir::Expr scale;
   ir::Expr offset;
   bool signed_quads = false;
+  bool offset_per_half = false;
 };
 
-// True if packed_quads can read this dtype: q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K (every
-// format whose scales are per 32 elements).
+// True if packed_quads can read this dtype: q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K (scales
+// per 32 elements) and q6_K (per 16).
 bool can_pack_quads(DType dtype);
 
 // Packed quad g = 4 half + q (half < 2, q < 4) of 32-element group `group` of row `row` of the

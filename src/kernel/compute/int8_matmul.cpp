@@ -79,7 +79,11 @@ ComputeDef matmul_int8(DType weight) {
   //   = scale * x_scale * dot(w_q, x_q) + offset * (x_scale * sum(x_q)),
   // the second term spread evenly over the group's 8 words (an exact eighth each).
   Expr body = to_f32(ir::call(dot, {i32(0), w.quads, x})) * (w.scale * x_scale);
-  if (w.offset.defined()) body = body + x_sum * (w.offset * 0.125);
+  if (w.offset.defined() && !w.offset_per_half) body = body + x_sum * (w.offset * 0.125);
+  // An offset per half group (q6_K) takes the word's own byte sum: a dot with ones.
+  if (w.offset.defined() && w.offset_per_half) {
+    body = body + to_f32(ir::call(ir::Intrinsic::DotU8S8, {i32(0), i32(0x01010101), x})) * (w.offset * x_scale);
+  }
   // Over groups b, then the 8 words of a group as 2 halves h of 4 words q.
   def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h", "q"},
                              {k / kQ8Group, Expr(int64_t{2}), Expr(int64_t{4})}, body)};
