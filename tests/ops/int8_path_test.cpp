@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "base/dequantize.h"
+#include "base/target.h"
 #include "compiler/op_runner.h"
 #include "compiler/pipeline.h"
 #include "kernel/compute/dequant_expr.h"
@@ -36,10 +37,14 @@ uint64_t test_seed() {
 }
 
 // Runs `def` on the CPU with `inputs` (bytes by name) and returns the bytes of output `out`.
+// `target` shapes the schedule (the code is for the host).
 std::vector<uint8_t> run_cpu(const kernel::ComputeDef& def, const std::map<std::string, std::vector<uint8_t>>& inputs,
-                             const std::string& out, size_t out_bytes, const std::map<std::string, int64_t>& sizes) {
+                             const std::string& out, size_t out_bytes, const std::map<std::string, int64_t>& sizes,
+                             const Target& target = host_cpu_target()) {
   std::unique_ptr<runtime::Device> device = runtime::open_device("cpu", 2);
-  const compiler::CompiledOp op = compiler::compile(def, {});
+  compiler::CompileOptions options;
+  options.target = target;
+  const compiler::CompiledOp op = compiler::compile(def, options);
   compiler::OpRunner runner(*device, op);
   std::map<std::string, runtime::Buffer> buffers;
   std::map<std::string, runtime::Buffer*> bound;
@@ -114,13 +119,16 @@ TEST(Int8Path, QuantizedActivationsRoundTripWithinHalfAStep) {
 
 TEST(Int8Path, MatmulOfEveryPackableFormatMatchesFloat64) {
   Rng rng(test_seed() + 1);
+  // The host's schedule (a group's 8 words in one vector where 8 i32 lanes fit), and a
+  // 128-bit CPU's (4-word tiles, the two halves unrolled).
+  for (const Target& target : {host_cpu_target(), cpu_target({})})
   for (const DType w : weight_dtypes()) {
     if (!kernel::can_pack_quads(w)) continue;
     const int64_t block = dtype_info(w).block_size;
     for (const auto& [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
              {1, 1, block}, {1, 35, 2 * block}, {6, 17, 3 * block}, {4, 32, 768}}) {
       if (k % block != 0) continue;
-      SCOPED_TRACE(fmt::format("{} m={} n={} k={}", dtype_name(w), m, n, k));
+      SCOPED_TRACE(fmt::format("{} m={} n={} k={} vector_bits={}", dtype_name(w), m, n, k, target.vector_bits));
       const HostTensor weight = random_tensor("w", w, {n, k}, rng);
       // Activations as quantize_q8 writes them: bytes in [-127, 127], a positive f32 scale.
       const int64_t groups = k / 32;
@@ -140,7 +148,7 @@ TEST(Int8Path, MatmulOfEveryPackableFormatMatchesFloat64) {
         }
       }
       const std::vector<uint8_t> got = run_cpu(ops::matmul_int8(w), {{"xq", xq}, {"w", weight.bytes}}, "out",
-                                               m * n * sizeof(float), {{"m", m}, {"n", n}, {"k", k}});
+                                               m * n * sizeof(float), {{"m", m}, {"n", n}, {"k", k}}, target);
       for (int64_t i = 0; i < m; ++i) {
         for (int64_t j = 0; j < n; ++j) {
           double want = 0, magnitude = 0;

@@ -25,6 +25,7 @@
 #include "models/llama.h"
 #include "passes/fuse.h"
 #include "kernel/ir/printer.h"
+#include "kernel/compute/dequant_expr.h"
 #include "kernel/compute/ops.h"
 
 namespace kiln::cli {
@@ -46,6 +47,7 @@ struct CompileFlags {
   double scale = 1.0;
   double softcap = 0.0;
   bool causal = true;
+  bool int8 = false;
   int64_t window = 0;
   double theta = 10000.0;
   double freq_scale = 1.0;
@@ -68,7 +70,13 @@ const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>>& ope
   using U = ops::Unary;
   using B = ops::Binary;
   static const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>> table = {
-      {"matmul", [](const CompileFlags& f) { return ops::matmul(dtype_of(f)); }},
+      {"matmul",
+       [](const CompileFlags& f) {
+         const DType w = dtype_of(f);
+         if (!f.int8) return ops::matmul(w);
+         if (!kernel::can_pack_quads(w)) user_error("--int8: no 8-bit activation path for {} weights", dtype_name(w));
+         return ops::matmul_int8_activations(w);
+       }},
       {"embedding", [](const CompileFlags& f) { return ops::embedding(dtype_of(f)); }},
       {"rms_norm", [](const CompileFlags& f) { return ops::rms_norm(f.eps); }},
       {"layer_norm", [](const CompileFlags& f) { return ops::layer_norm(f.eps); }},
@@ -346,6 +354,10 @@ void add_compile_command(CLI::App& app) {
   command->add_option("--softcap", flags->softcap, "Logit softcap of attention (0: none), cap of softcap")
       ->capture_default_str();
   command->add_flag("--causal,!--no-causal", flags->causal, "attention: hide keys after each query (default) or not");
+  command->add_flag("--int8", flags->int8,
+                    "matmul: the 8-bit activation path models take on CPUs with integer dot products (activations "
+                    "quantized to bytes, then packed-byte dot products); --dtype q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, "
+                    "q5_K or q6_K");
   command->add_option("--window", flags->window, "attention: sliding window in tokens (0: none)")->capture_default_str();
   command->add_option("--theta", flags->theta, "rope: frequency base")->capture_default_str();
   command->add_option("--freq-scale", flags->freq_scale, "rope: frequency scaling factor")->capture_default_str();
