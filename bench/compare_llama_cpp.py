@@ -4,7 +4,10 @@ GGUF file and thread count, in one run, reported as a ratio with achieved weight
 
   pip install llama-cpp-python
   bench/compare_llama_cpp.py [--model FILE] [--threads N] [--tokens N] [--prompt-repeat N]
-                             [--kiln build/tools/kiln/kiln]
+                             [--rounds 3] [--kiln build/tools/kiln/kiln]
+
+Each round runs kiln, then llama.cpp; the table gives medians, and the ratio line the median
+of the rounds' ratios with their range (shared machines drift between runs).
 
 Decode reads every weight once per token, so bytes of weights / time per token is the achieved
 bandwidth; compare it with the machine's measured memory bandwidth. Prefill does about
@@ -32,18 +35,20 @@ def kiln_run(kiln: str, model: str, prompt: str, threads: int, tokens: int) -> t
     return float(m.group(2)), float(m.group(4))
 
 
-def llama_cpp_run(model: str, prompt: str, threads: int, tokens: int, extra_buffers: bool) -> tuple[float, float, int]:
+def disable_extra_buffers() -> None:
+    """llama.cpp's "extra buffer types" repack weights for AMX or other kernels; AMX faults
+    (SIGILL) where the kernel does not grant the process tile state, as on some VMs."""
     import llama_cpp.llama_cpp as api
-    if not extra_buffers:
-        # llama.cpp's "extra buffer types" repack weights for AMX or other kernels; AMX faults
-        # (SIGILL) where the kernel does not grant the process tile state, as on some VMs.
-        default_params = api.llama_model_default_params
+    default_params = api.llama_model_default_params
 
-        def without_extra_buffers():
-            params = default_params()
-            params.use_extra_bufts = False
-            return params
-        api.llama_model_default_params = without_extra_buffers
+    def without_extra_buffers():
+        params = default_params()
+        params.use_extra_bufts = False
+        return params
+    api.llama_model_default_params = without_extra_buffers
+
+
+def llama_cpp_run(model: str, prompt: str, threads: int, tokens: int) -> tuple[float, float, int]:
     from llama_cpp import Llama
     llm = Llama(model_path=model, n_ctx=2048, n_batch=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
     ids = llm.tokenize(prompt.encode(), add_bos=llm.metadata.get("tokenizer.ggml.add_bos_token") == "true")
@@ -74,19 +79,34 @@ def main() -> None:
     parser.add_argument("--kiln", default=str(Path(__file__).resolve().parent.parent / "build/tools/kiln/kiln"))
     parser.add_argument("--llama-extra-buffers", action="store_true",
                         help="let llama.cpp repack weights (AMX etc.); off by default: AMX faults on some VMs")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of kiln then llama.cpp; medians are reported (default 3)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
+    if not args.llama_extra_buffers:
+        disable_extra_buffers()
     weight_bytes = Path(args.model).stat().st_size
     params = parameter_count(args.model)
     prompt = " ".join([PROMPT] * args.prompt_repeat)
-    kiln_prefill, kiln_decode = kiln_run(args.kiln, args.model, prompt, args.threads, args.tokens)
-    ref_prefill, ref_decode, prompt_tokens = llama_cpp_run(args.model, prompt, args.threads, args.tokens,
-                                                           args.llama_extra_buffers)
+    kiln, ref, ratios = [], [], []
+    for _ in range(args.rounds):
+        kiln.append(kiln_run(args.kiln, args.model, prompt, args.threads, args.tokens))
+        prefill, decode, prompt_tokens = llama_cpp_run(args.model, prompt, args.threads, args.tokens)
+        ref.append((prefill, decode))
+        ratios.append((kiln[-1][0] / prefill, kiln[-1][1] / decode))
     print(f"model {Path(args.model).name} ({params / 1e6:.0f}M parameters), {args.threads} threads, "
-          f"{prompt_tokens}-token prompt, {args.tokens} tokens generated")
+          f"{prompt_tokens}-token prompt, {args.tokens} tokens generated, median of {args.rounds} alternating rounds")
     print(f"{'':10} {'prefill tok/s':>14} {'GFLOP/s':>8} {'decode tok/s':>13} {'decode GB/s':>12}")
-    for name, p, d in (("kiln", kiln_prefill, kiln_decode), ("llama.cpp", ref_prefill, ref_decode)):
+    for name, runs in (("kiln", kiln), ("llama.cpp", ref)):
+        p = float(np.median([r[0] for r in runs]))
+        d = float(np.median([r[1] for r in runs]))
         print(f"{name:10} {p:14.1f} {2 * params * p / 1e9:8.1f} {d:13.1f} {d * weight_bytes / 1e9:12.2f}")
-    print(f"kiln / llama.cpp: prefill {kiln_prefill / ref_prefill:.2f}x, decode {kiln_decode / ref_decode:.2f}x")
+    prefill_ratios = [r[0] for r in ratios]
+    decode_ratios = [r[1] for r in ratios]
+    print(f"kiln / llama.cpp: prefill {np.median(prefill_ratios):.2f}x ({min(prefill_ratios):.2f}-{max(prefill_ratios):.2f}), "
+          f"decode {np.median(decode_ratios):.2f}x ({min(decode_ratios):.2f}-{max(decode_ratios):.2f}) "
+          "(median of the rounds' ratios, and their range)")
 
 
 if __name__ == "__main__":

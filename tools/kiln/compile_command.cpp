@@ -48,6 +48,7 @@ struct CompileFlags {
   double softcap = 0.0;
   bool causal = true;
   bool int8 = false;
+  bool no_int8 = false;
   int64_t window = 0;
   double theta = 10000.0;
   double freq_scale = 1.0;
@@ -276,11 +277,11 @@ void print_whole_graph(const CompileFlags& flags) {
   compiler::CompileOptions options;
   options.target = target_of(flags);
   if (!flags.graph.empty()) {
-    return print_graph_stages(graph::parse_graph(graph_text(flags.graph)), "graph", stages, options);
+    return print_graph_stages(graph::parse_graph(graph_text(flags.graph)), "graph", stages, options, !flags.no_int8);
   }
   const gguf::GGUFFile file = gguf::GGUFFile::open(flags.model);
   const models::ModelGraph model = models::build_model_graph(file, 2048, false);
-  print_graph_stages(model.graph, flags.model, stages, options);
+  print_graph_stages(model.graph, flags.model, stages, options, !flags.no_int8);
 }
 
 void run_compile(const CompileFlags& flags) {
@@ -358,6 +359,9 @@ void add_compile_command(CLI::App& app) {
                     "matmul: the 8-bit activation path models take on CPUs with integer dot products (activations "
                     "quantized to bytes, then packed-byte dot products); --dtype q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, "
                     "q5_K or q6_K");
+  command->add_flag("--no-int8", flags->no_int8,
+                    "-m/--graph: quantized matmuls planned in f32, as `kiln run --no-int8` runs them (default: 8-bit "
+                    "activations where the target has integer dot products)");
   command->add_option("--window", flags->window, "attention: sliding window in tokens (0: none)")->capture_default_str();
   command->add_option("--theta", flags->theta, "rope: frequency base")->capture_default_str();
   command->add_option("--freq-scale", flags->freq_scale, "rope: frequency scaling factor")->capture_default_str();

@@ -22,7 +22,7 @@ const std::vector<std::string>& graph_dump_stages() {
 }
 
 void print_graph_stages(const graph::Graph& graph, const std::string& title, const std::vector<std::string>& stages,
-                        compiler::CompileOptions options) {
+                        compiler::CompileOptions options, bool int8) {
   const auto& known = graph_dump_stages();
   for (const std::string& stage : stages) {
     if (std::find(known.begin(), known.end(), stage) == known.end()) {
@@ -43,7 +43,8 @@ void print_graph_stages(const graph::Graph& graph, const std::string& title, con
   if (options.dump.empty()) return;
   // What the program compiles: each distinct definition, fused and with the graph's constant
   // sizes fixed (planned here, not compiled).
-  const compiler::GraphProgram program(graph, options.target, {}, compiler::ProgramOptions{.compile = false});
+  const compiler::GraphProgram program(graph, options.target, {},
+                                       compiler::ProgramOptions{.compile = false, .int8_activations = int8});
   options.compile = false;
   options.on_dump = [](const std::string& stage, const std::string& kernel, const std::string& text) {
     fmt::print("// ---- {} of {} ----\n{}{}", stage, kernel, text, text.empty() || text.back() == '\n' ? "" : "\n");

@@ -15,8 +15,9 @@ const std::vector<std::string>& graph_dump_stages();
 
 // Prints `graph` at each of `stages` (checked against graph_dump_stages()), each under a
 // "// ---- stage of title ----" line; the compiler's stages once per distinct definition.
-// `options` gives the target and the CPU for llvm/asm; nothing is compiled to run.
+// `options` gives the target and the CPU for llvm/asm; nothing is compiled to run. `int8`
+// plans quantized matmuls on 8-bit activations where the target allows, as models run.
 void print_graph_stages(const graph::Graph& graph, const std::string& title, const std::vector<std::string>& stages,
-                        compiler::CompileOptions options);
+                        compiler::CompileOptions options, bool int8 = true);
 
 }  // namespace kiln::cli
