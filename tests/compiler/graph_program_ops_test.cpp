@@ -169,5 +169,41 @@ TEST(GraphProgramOps, SoftmaxWithAnF16Mask) {
   }
 }
 
+// A matmul whose reduction the graph fixes (k = 64) walks it in unrolled vector tiles with
+// accumulators of their own (rules.cpp); f32 and f16 weights, 1 to 9 rows.
+TEST(GraphProgramOps, MatmulWithAKnownReduction) {
+  for (const DType dtype : {DType::f32, DType::f16}) {
+    GraphBuilder b;
+    const ValueId x = b.input("x", DType::f32, {sym("n"), 64});
+    b.output(b.matmul(x, b.weight("w", dtype, {24, 64})));
+    const graph::Graph g = b.finish();
+    // w[j, r] = (j - r / 8) / 4 and x = ramp(): both exact in f16, every product and sum exact in f32.
+    std::vector<float> w(24 * 64);
+    for (int j = 0; j < 24; ++j) {
+      for (int r = 0; r < 64; ++r) w[j * 64 + r] = 0.25f * static_cast<float>(j - r / 8);
+    }
+    std::vector<uint8_t> w_bytes;
+    if (dtype == DType::f32) {
+      w_bytes = bytes_of(w);
+    } else {
+      std::vector<uint16_t> halves;
+      for (float v : w) halves.push_back(f32_to_f16(v));
+      w_bytes = bytes_of(halves);
+    }
+    for (const int64_t n : {1, 5, 9}) {
+      const std::vector<float> xs = ramp(n, 64);
+      const std::vector<float> got =
+          values_of<float>(run(g, {{"x", bytes_of(xs)}, {"w", w_bytes}}, n, n * 24 * sizeof(float)));
+      for (int64_t i = 0; i < n; ++i) {
+        for (int j = 0; j < 24; ++j) {
+          double want = 0;
+          for (int r = 0; r < 64; ++r) want += static_cast<double>(xs[i * 64 + r]) * w[j * 64 + r];
+          EXPECT_EQ(got[i * 24 + j], want) << dtype_name(dtype) << " n=" << n << " out(" << i << ", " << j << ")";
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kiln::compiler

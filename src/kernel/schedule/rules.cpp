@@ -300,11 +300,27 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
             .parallel(j + "o")
             .reorder({i + "o", j + "i"});
       }
+    } else if (contraction) {
+      // A contraction computes target.row_tile points of its first axis together, each element of the
+      // other operand read once for all of them (attention's scores: 4 queries per key), and
+      // walks the reduction in unrolled vector tiles with accumulators of their own, as many as
+      // half the registers hold: 4 rows of one chain each left FMAs waiting on their latency.
+      // (Where the tiles divide the extent: a remainder of the tiles is not lowered yet.)
+      int64_t copies = std::clamp<int64_t>(target.vector_registers / 2 / target.row_tile, 1, 4);
+      const int64_t* extent = ir::as_const_int(s.reduce_extents[0]);
+      if (extent == nullptr || *extent % (copies * n_lanes) != 0) copies = 1;
+      if (copies > 1) {
+        ref.split(k, k + "o", k + "i", Expr(copies * n_lanes), TailStrategy::SeparateLoop)
+            .split(k + "i", k + "u", k + "v", lanes, TailStrategy::SeparateLoop)
+            .unroll(k + "u")
+            .vectorize(k + "v")
+            .rfactor(k + "u");
+      } else {
+        ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v").rfactor(k + "v");
+      }
+      tile_first_axis({k + "o"});
     } else {
       ref.split(k, k + "o", k + "v", lanes, TailStrategy::SeparateLoop).vectorize(k + "v").rfactor(k + "v");
-      // A contraction computes target.row_tile points of its first axis together, each element of the
-      // other operand read once for all of them (attention's scores: 4 queries per key).
-      if (contraction) tile_first_axis({k + "o"});
     }
   } else if (s.reduce == ReduceKind::None && !s.axes.empty()) {
     const std::string& j = s.axes.back();
