@@ -303,36 +303,6 @@ llvm::Value* LlvmEmitter::emit_dense_base(const ir::Expr& index) {
   internal_error_at(__FILE__, __LINE__, "emit_dense_base of an index that is not dense");
 }
 
-llvm::Value* LlvmEmitter::address_of(const std::string& buffer, const ir::Expr& index,
-                                     ir::Type accessed_type, AccessKind& kind, ir::Type& element_type) {
-  const BufferBinding& binding = find_buffer(buffer);
-  element_type = binding.element_type;
-  KILN_CHECK(binding.element_type == accessed_type.element_of(), "buffer {} holds {} but is accessed as {}",
-             buffer, ir::to_string(binding.element_type), ir::to_string(accessed_type));
-  llvm::Type* element = memory_type(binding.element_type);
-  // GEP indices are signed: widen narrower indices to i64 by their own signedness first.
-  auto address = [&](llvm::Value* offset, ir::Type offset_type) {
-    offset = builder_.CreateIntCast(offset, value_type(ir::Type::i64().with_lanes(offset_type.lanes)),
-                                    offset_type.is_int());
-    return builder_.CreateInBoundsGEP(element, binding.pointer, offset);
-  };
-  const ir::Type index_type = index.type();
-  if (index_type.lanes == 1) {
-    kind = AccessKind::Scalar;
-    return address(emit(index), index_type);
-  }
-  if (is_dense(index)) {
-    kind = AccessKind::Dense;
-    return address(emit_dense_base(index), index_type.element_of());
-  }
-  if (const auto* broadcast = index.as<ir::Broadcast>()) {
-    kind = AccessKind::Broadcast;
-    return address(emit(broadcast->value), index_type.element_of());
-  }
-  kind = AccessKind::Gather;
-  return address(emit(index), index_type);  // a vector of addresses
-}
-
 namespace {
 
 // A vector of indices that is one scalar plus constants per lane, as a vectorized index often
@@ -367,37 +337,61 @@ std::optional<SplatPlusConstants> splat_plus_constants(llvm::Value* v, unsigned 
 
 }  // namespace
 
-llvm::Value* LlvmEmitter::emit_load(const ir::Load& op) {
-  const unsigned index_lanes = op.index.type().lanes;
-  if (index_lanes > 1 && !is_dense(op.index) && op.index.as<ir::Broadcast>() == nullptr) {
-    // A gather whose lanes lie at constant offsets from one index, close together: one load
-    // of the window they span and a shuffle of it, instead of a gather.
-    const BufferBinding& binding = find_buffer(op.buffer);
-    KILN_CHECK(binding.element_type == op.type.element_of(), "buffer {} holds {} but is accessed as {}", op.buffer,
-               ir::to_string(binding.element_type), ir::to_string(op.type));
-    llvm::Value* index = emit(op.index);
-    std::optional<SplatPlusConstants> parts = splat_plus_constants(index, index_lanes, builder_);
-    if (parts && !binding.element_type.is_bool()) {
+llvm::Value* LlvmEmitter::address_of(const std::string& buffer, const ir::Expr& index, ir::Type accessed_type,
+                                     AccessKind& kind, ir::Type& element_type, std::vector<int>* window) {
+  const BufferBinding& binding = find_buffer(buffer);
+  element_type = binding.element_type;
+  KILN_CHECK(binding.element_type == accessed_type.element_of(), "buffer {} holds {} but is accessed as {}",
+             buffer, ir::to_string(binding.element_type), ir::to_string(accessed_type));
+  llvm::Type* element = memory_type(binding.element_type);
+  // GEP indices are signed: widen narrower indices to i64 by their own signedness first.
+  auto address = [&](llvm::Value* offset, ir::Type offset_type) {
+    offset = builder_.CreateIntCast(offset, value_type(ir::Type::i64().with_lanes(offset_type.lanes)),
+                                    offset_type.is_int());
+    return builder_.CreateInBoundsGEP(element, binding.pointer, offset);
+  };
+  const ir::Type index_type = index.type();
+  if (index_type.lanes == 1) {
+    kind = AccessKind::Scalar;
+    return address(emit(index), index_type);
+  }
+  if (is_dense(index)) {
+    kind = AccessKind::Dense;
+    return address(emit_dense_base(index), index_type.element_of());
+  }
+  if (const auto* broadcast = index.as<ir::Broadcast>()) {
+    kind = AccessKind::Broadcast;
+    return address(emit(broadcast->value), index_type.element_of());
+  }
+  llvm::Value* offsets = emit(index);
+  if (window != nullptr && !binding.element_type.is_bool()) {
+    // Lanes at constant offsets from one index, close together: the window they span, loaded
+    // whole; `window` receives each lane's place in it.
+    std::optional<SplatPlusConstants> parts = splat_plus_constants(offsets, index_type.lanes, builder_);
+    if (parts) {
       const auto [low, high] = std::minmax_element(parts->offsets.begin(), parts->offsets.end());
-      const int64_t span = *high - *low + 1;
-      if (span <= 4 * static_cast<int64_t>(index_lanes)) {
-        llvm::Type* element = memory_type(binding.element_type);
+      if (*high - *low < 4 * static_cast<int64_t>(index_type.lanes)) {
+        window->clear();
+        for (int64_t offset : parts->offsets) window->push_back(static_cast<int>(offset - *low));
         llvm::Value* first = llvm::ConstantInt::get(builder_.getInt64Ty(), *low);
         if (parts->scalar != nullptr) {
-          first = builder_.CreateAdd(builder_.CreateIntCast(parts->scalar, builder_.getInt64Ty(), op.index.type().is_int()), first);
+          first = builder_.CreateAdd(builder_.CreateIntCast(parts->scalar, builder_.getInt64Ty(), index_type.is_int()), first);
         }
-        llvm::Value* address = builder_.CreateInBoundsGEP(element, binding.pointer, first);
-        llvm::Value* window = builder_.CreateAlignedLoad(llvm::FixedVectorType::get(element, static_cast<unsigned>(span)),
-                                                         address, llvm::Align(binding.element_type.bytes()));
-        std::vector<int> mask;
-        for (int64_t offset : parts->offsets) mask.push_back(static_cast<int>(offset - *low));
-        return builder_.CreateShuffleVector(window, mask);
+        kind = AccessKind::Window;
+        return address(first, ir::Type::i64());
       }
     }
   }
+  kind = AccessKind::Gather;
+  return address(offsets, index_type);  // a vector of addresses
+}
+
+
+llvm::Value* LlvmEmitter::emit_load(const ir::Load& op) {
   AccessKind kind;
   ir::Type element_type;
-  llvm::Value* address = address_of(op.buffer, op.index, op.type, kind, element_type);
+  std::vector<int> window;
+  llvm::Value* address = address_of(op.buffer, op.index, op.type, kind, element_type, &window);
   llvm::Type* element = memory_type(element_type);
   const llvm::Align align(element_type.bytes());
   const unsigned lanes = op.type.lanes;
@@ -413,6 +407,12 @@ llvm::Value* LlvmEmitter::emit_load(const ir::Load& op) {
     case AccessKind::Gather:
       value = builder_.CreateMaskedGather(llvm::FixedVectorType::get(element, lanes), address, align);
       break;
+    case AccessKind::Window: {
+      const unsigned span = static_cast<unsigned>(*std::max_element(window.begin(), window.end()) + 1);
+      value = builder_.CreateShuffleVector(
+          builder_.CreateAlignedLoad(llvm::FixedVectorType::get(element, span), address, align), window);
+      break;
+    }
   }
   if (element_type.is_bool()) value = builder_.CreateICmpNE(value, llvm::Constant::getNullValue(value->getType()));
   return value;
@@ -437,6 +437,7 @@ void LlvmEmitter::emit_store(const ir::Store& op) {
       return;
     }
     case AccessKind::Gather: builder_.CreateMaskedScatter(value, address, align); return;
+    case AccessKind::Window: KILN_UNREACHABLE("a store asked for a window");
   }
 }
 

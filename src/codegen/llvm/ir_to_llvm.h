@@ -109,9 +109,12 @@ class LlvmEmitter {
 
   // The address of each lane of `index` in `buffer`, or a single address for a scalar, dense
   // or broadcast index. `kind` says which.
-  enum class AccessKind { Scalar, Dense, Broadcast, Gather };
+  // Window: a gather whose lanes lie close together at constant offsets from one index (four
+  // bytes at 4 (g % 4) for lanes g), loaded whole and shuffled; only where `window` is given
+  // (loads), which receives each lane's place in it.
+  enum class AccessKind { Scalar, Dense, Broadcast, Gather, Window };
   llvm::Value* address_of(const std::string& buffer, const ir::Expr& index, ir::Type accessed_type,
-                          AccessKind& kind, ir::Type& element_type);
+                          AccessKind& kind, ir::Type& element_type, std::vector<int>* window = nullptr);
   const BufferBinding& find_buffer(const std::string& name) const;
 
   std::vector<std::pair<std::string, std::string>> function_attributes_;

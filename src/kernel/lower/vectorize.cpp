@@ -117,31 +117,30 @@ class LoopWidener : public IRMutator {
     packing_run_ = false;  // only the run itself, not what its base computes
     const Expr base = mutate(op->base);
     packing_run_ = packing;
-    if (base.same_as(op->base) && mutate(op->stride).same_as(op->stride)) return e;
-    const Expr widened = simplify(substitute(base, let_values_));
+    const bool stride_fixed = mutate(op->stride).same_as(op->stride);
+    if (base.same_as(op->base) && stride_fixed) return e;
+    if (!packing_run_ || !stride_fixed) fail(fmt::format("{} already computes on vectors", to_string(e)));
+    // The base as a function of the loop variable alone: the lets it reads, expanded.
+    Expr scalar = op->base;
+    for (int depth = 0; depth < 8; ++depth) {
+      const Expr expanded = substitute(scalar, scalar_lets_);
+      if (expanded.same_as(scalar)) break;
+      scalar = expanded;
+    }
+    const Expr widened = simplify(substitute(scalar, {{loop_->var, vector_vars_.at(loop_->var)}}));
     const Ramp* runs = widened.as<Ramp>();
     const int64_t* stride = as_const_int(op->stride);
     const int64_t* run_stride = runs ? as_const_int(runs->stride) : nullptr;
-    if (!packing_run_) fail(fmt::format("{} already computes on vectors", to_string(e)));
-    if (stride && run_stride && *run_stride == *stride * op->lanes && mutate(op->stride).same_as(op->stride)) {
+    if (stride && run_stride && *run_stride == *stride * op->lanes) {
       return Ramp::make(runs->base, op->stride, op->lanes * runs->lanes);
     }
-    if (mutate(op->stride).same_as(op->stride)) {
-      // Runs that are not consecutive (4 bytes at 4 (g % 4) for lanes g): lane m of the
-      // widened vector is element m % n of the run of loop lane m / n, an index vector the
-      // back end loads as a window and a shuffle when its lanes lie close together.
-      const Expr m = Ramp::make(IntImm::make(Type::index(), 0), IntImm::make(Type::index(), 1), lanes_ * op->lanes);
-      const Expr n = Broadcast::make(IntImm::make(Type::index(), op->lanes), lanes_ * op->lanes);
-      const Expr lane = Binary::make(BinaryOp::Div, m, n) + Broadcast::make(loop_->min, lanes_ * op->lanes);
-      Expr scalar = op->base;
-      for (int depth = 0; depth < 8; ++depth) {
-        const Expr expanded = substitute(scalar, scalar_lets_);
-        if (expanded.same_as(scalar)) break;
-        scalar = expanded;
-      }
-      return substitute(scalar, {{loop_->var, lane}}) + Binary::make(BinaryOp::Mod, m, n) * op->stride;
-    }
-    fail(fmt::format("{} already computes on vectors (its base widens to {})", to_string(e), to_string(widened)));
+    // Runs that are not consecutive (4 bytes at 4 (g % 4) for lanes g): lane m of the widened
+    // vector is element m % n of the run of loop lane m / n, an index vector the back end
+    // loads as a window and a shuffle when its lanes lie close together.
+    const Expr m = Ramp::make(IntImm::make(Type::index(), 0), IntImm::make(Type::index(), 1), lanes_ * op->lanes);
+    const Expr n = Broadcast::make(IntImm::make(Type::index(), op->lanes), lanes_ * op->lanes);
+    const Expr lane = Binary::make(BinaryOp::Div, m, n) + Broadcast::make(loop_->min, lanes_ * op->lanes);
+    return substitute(scalar, {{loop_->var, lane}}) + Binary::make(BinaryOp::Mod, m, n) * op->stride;
   }
 
   Expr visit(const Broadcast* op, const Expr& e) override {
@@ -191,15 +190,12 @@ class LoopWidener : public IRMutator {
   Stmt visit(const LetStmt* op, const Stmt& s) override {
     Expr value = mutate(op->value);
     ScopedEntry scope(vector_vars_, op->name);
-    ScopedEntry value_scope(let_values_, op->name);
     ScopedEntry scalar_scope(scalar_lets_, op->name);
     if (value.type().is_vector()) {
       vector_vars_[op->name] = Var::make(value.type(), op->name);
-      let_values_[op->name] = value;
       scalar_lets_[op->name] = op->value;
     } else {
       vector_vars_.erase(op->name);
-      let_values_.erase(op->name);
       scalar_lets_.erase(op->name);
     }
     Stmt body = mutate(op->body);
@@ -351,8 +347,7 @@ class LoopWidener : public IRMutator {
   const For* loop_;
   const int lanes_;
   std::map<std::string, Expr> vector_vars_;          // name -> what replaces it
-  std::map<std::string, Expr> let_values_;           // a let-bound vector's value
-  std::map<std::string, Expr> scalar_lets_;          // ... and its scalar definition
+  std::map<std::string, Expr> scalar_lets_;          // a let-bound vector's scalar definition
   bool packing_run_ = false;                         // inside a reinterpret of a vector as one scalar
   std::map<std::string, bool> widened_allocations_;  // per-lane copies, by name
   Expr predicate_;                                   // lanes whose stores take effect

@@ -184,6 +184,22 @@ std::string leading_axes_loop(const Stage& s, size_t count) {
   return name;
 }
 
+// A contraction out(i, j) over weight rows j, its reduction loops `reduce_loops` (outermost
+// first, after i and j): target.row_tile rows of x as a tile inside them, each decoded weight
+// block shared by the tile; and weight rows in chunks of target.weight_row_chunk for the
+// threads, each chunk running over every row tile of x, so a tile of x is read once per chunk
+// (from cache) rather than once per weight row, which for a long prompt streamed all of x
+// from memory for every weight row.
+void tile_rows_and_chunk_weight_rows(StageRef ref, const std::string& i, const std::string& j,
+                                     std::vector<std::string> reduce_loops, const Target& target) {
+  ref.split(i, i + "o", i + "i", Expr(int64_t{target.row_tile}), TailStrategy::SeparateLoop).unroll(i + "i");
+  reduce_loops.push_back(i + "i");
+  ref.reorder(reduce_loops);
+  ref.split(j, j + "o", j + "i", Expr(int64_t{target.weight_row_chunk}), TailStrategy::SeparateLoop)
+      .parallel(j + "o")
+      .reorder({i + "o", j + "i"});
+}
+
 // CPU, a contraction out(i, j) over groups, then two constant extents within a group (the
 // 8-bit activation path: sum over b, h, q of packed-byte dot products): both vectorized as
 // one loop where the target's i32 lanes hold them, else the innermost vectorized and the
@@ -203,12 +219,7 @@ void schedule_grouped_contraction(const Stage& s, StageRef ref, const Target& ta
   } else {
     ref.split(q, q + "o", q + "v", Expr(lanes), TailStrategy::SeparateLoop).vectorize(q + "v").unroll(h).rfactor(h);
   }
-  ref.split(i, i + "o", i + "i", Expr(int64_t{target.row_tile}), TailStrategy::SeparateLoop)
-      .unroll(i + "i")
-      .reorder({b, i + "i"});
-  ref.split(j, j + "o", j + "i", Expr(int64_t{target.weight_row_chunk}), TailStrategy::SeparateLoop)
-      .parallel(j + "o")
-      .reorder({i + "o", j + "i"});
+  tile_rows_and_chunk_weight_rows(ref, i, j, {b}, target);
 }
 
 // CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
@@ -289,17 +300,7 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
         reduce_loops.push_back(k + "s");
       }
       ref.unroll(k + "u").vectorize(k + "v").rfactor(k + "u");
-      if (weight_row_chunks) {
-        const std::string& i = s.axes[0];
-        const std::string& j = s.axes[1];
-        tile_first_axis(reduce_loops);
-        // Weight rows in chunks of target.weight_row_chunk, each chunk running over every row tile of
-        // x: a tile of x is then read once per chunk (from cache) rather than once per weight
-        // row, which for a long prompt streamed all of x from memory for every weight row.
-        ref.split(j, j + "o", j + "i", Expr(int64_t{target.weight_row_chunk}), TailStrategy::SeparateLoop)
-            .parallel(j + "o")
-            .reorder({i + "o", j + "i"});
-      }
+      if (weight_row_chunks) tile_rows_and_chunk_weight_rows(ref, s.axes[0], s.axes[1], reduce_loops, target);
     } else if (contraction) {
       // A contraction computes target.row_tile points of its first axis together, each element of the
       // other operand read once for all of them (attention's scores: 4 queries per key), and
