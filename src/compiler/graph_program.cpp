@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "base/error.h"
+#include "base/row_interleave.h"
 #include "compiler/launch_list.h"
 #include "graph/ops.h"
 #include "kernel/compute/fuse.h"
@@ -87,7 +88,36 @@ ops::Unary unary_of(OpKind op) {
 
 using NodePlan = GraphProgram::NodePlan;
 
-NodePlan plan_node(const Graph& g, const Node& n, const std::string& where, bool int8_activations) {
+// The layout of each weight whose rows the program interleaves (base/row_interleave.h), by value.
+using Interleaved = std::map<graph::ValueId, int64_t>;
+
+// The weights whose rows are interleaved by the target's i32 lanes: the 8-bit path then loads
+// a vector of weight rows at once (kernel/schedule/rules.cpp). Only weights that every reader
+// takes through that path (a tied embedding table keeps its rows plain), with whole groups.
+Interleaved choose_interleaved_weights(const Graph& g, const Target& target, bool int8) {
+  Interleaved chosen;
+  const int64_t lanes = target.vector_lanes(DType::i32);
+  if (!int8 || lanes < 2) return chosen;
+  std::map<graph::ValueId, bool> every_reader_packs;
+  for (const Node& n : g.nodes) {
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      if (g.value(n.inputs[i]).kind != graph::ValueKind::Weight) continue;
+      const graph::TensorType& t = g.type(n.inputs[i]);
+      const bool packs = n.op == OpKind::matmul && i == 1 && kernel::can_pack_quads(t.dtype) &&
+                         can_interleave_rows(t.dtype) && t.shape.size() == 2 && t.shape[0].is_constant() &&
+                         *t.shape[0].as_constant() % lanes == 0;
+      auto [it, inserted] = every_reader_packs.emplace(n.inputs[i], packs);
+      if (!inserted) it->second = it->second && packs;
+    }
+  }
+  for (const auto& [id, packs] : every_reader_packs) {
+    if (packs) chosen[id] = lanes;
+  }
+  return chosen;
+}
+
+NodePlan plan_node(const Graph& g, const Node& n, const std::string& where, bool int8_activations,
+                   const Interleaved& interleaved) {
   const auto type = [&](size_t i) -> const graph::TensorType& { return g.type(n.inputs[i]); };
   NodePlan p;
   switch (n.op) {
@@ -98,7 +128,9 @@ NodePlan plan_node(const Graph& g, const Node& n, const std::string& where, bool
       break;
     case OpKind::matmul: {
       const DType w = type(1).dtype;
-      p.def = int8_activations && kernel::can_pack_quads(w) ? ops::matmul_int8_activations(w) : ops::matmul(w);
+      const auto layout = interleaved.find(n.inputs[1]);
+      const int64_t rows = layout == interleaved.end() ? 1 : layout->second;
+      p.def = int8_activations && kernel::can_pack_quads(w) ? ops::matmul_int8_activations(w, rows) : ops::matmul(w);
       p.tensors = {{"x", n.inputs[0]}, {"w", n.inputs[1]}};
       p.sizes = {{"m", leading_product(type(0).shape)}, {"n", type(1).shape[0]}, {"k", type(0).shape.back()}};
       break;
@@ -297,6 +329,8 @@ GraphProgram::GraphProgram(const Graph& graph, const Target& target, const std::
                            const ProgramOptions& options)
     : graph_(graph), compile_(options.compile) {
   const bool int8 = options.int8_activations && target.int8_dot_products();
+  const Interleaved interleaved = choose_interleaved_weights(graph_, target, int8 && options.interleave_weight_rows);
+  for (const auto& [id, rows] : interleaved) weight_row_interleave_[graph_.value(id).name] = rows;
   std::vector<passes::KernelGroup> groups;
   if (options.fuse) {
     groups = passes::fuse(graph_);
@@ -310,11 +344,11 @@ GraphProgram::GraphProgram(const Graph& graph, const Target& target, const std::
     if (group.nodes.size() > 1) {
       // The anchor with each member folded into its epilogue; where a member does not fold,
       // the plan so far becomes a step of its own and the member starts the next.
-      NodePlan plan = plan_node(graph_, n, where, int8);
+      NodePlan plan = plan_node(graph_, n, where, int8, interleaved);
       ValueId result = n.outputs.at(0);
       for (size_t k = 1; k < group.nodes.size(); ++k) {
         const Node& member = graph_.nodes[group.nodes[k]];
-        NodePlan next = plan_node(graph_, member, graph::node_label(graph_, group.nodes[k]), int8);
+        NodePlan next = plan_node(graph_, member, graph::node_label(graph_, group.nodes[k]), int8, interleaved);
         if (std::optional<NodePlan> folded = fold(plan, next, result, fmt::format("e{}_", k))) {
           plan = std::move(*folded);
         } else {
@@ -341,7 +375,7 @@ GraphProgram::GraphProgram(const Graph& graph, const Target& target, const std::
       step->row_bytes = row_bytes_of(graph_.type(n.inputs[0]));
       steps_.push_back(std::move(step));
     } else {
-      add_compute_step(plan_node(graph_, n, where, int8), n.outputs.at(0), target);
+      add_compute_step(plan_node(graph_, n, where, int8, interleaved), n.outputs.at(0), target);
       if (n.op == OpKind::kv_write) {
         // The new rows are scattered into the cache in place; the node's result is the cache.
         steps_.back()->kind = Step::Kind::InPlace;

@@ -29,6 +29,10 @@ struct ProgramOptions {
   // products (kernel/compute/ops.h, matmul_int8_activations) where the target has them and
   // the weight's format packs; false keeps every matmul in f32.
   bool int8_activations = true;
+  // With int8_activations: the weights that only such matmuls read get their rows
+  // interleaved by the target's i32 lanes (base/row_interleave.h); whoever binds the weights
+  // stores them so (GraphProgram::weight_row_interleave). False keeps every weight plain.
+  bool interleave_weight_rows = true;
 };
 
 class GraphProgram {
@@ -59,6 +63,10 @@ class GraphProgram {
   void set_profiling(bool on) { executable_->set_profiling(on); }
   std::vector<OpTime> profile() const;
 
+  // The weights whose rows the kernels read interleaved, by name: their bytes must be bound in
+  // that layout (interleave_rows of the file's). A weight not listed is read as stored.
+  const std::map<std::string, int64_t>& weight_row_interleave() const { return weight_row_interleave_; }
+
   // The launch list the runtime walks (built when the program compiles).
   runtime::Executable& executable() { return *executable_; }
 
@@ -73,6 +81,7 @@ class GraphProgram {
   std::vector<std::unique_ptr<Step>> steps_;  // one per node
   std::map<std::string, std::unique_ptr<CompiledOp>> compiled_;  // by printed definition
   bool compile_ = true;
+  std::map<std::string, int64_t> weight_row_interleave_;
   std::unique_ptr<runtime::Executable> executable_ = std::make_unique<runtime::Executable>();
 };
 

@@ -1,6 +1,7 @@
 #include "engine/model_runner.h"
 
 #include "base/error.h"
+#include "base/row_interleave.h"
 
 namespace kiln::engine {
 
@@ -35,8 +36,15 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
     const std::string& name = g.value(g.weights[i]).name;
     const gguf::TensorInfo* tensor = file_.find_tensor(name);
     KILN_CHECK(tensor != nullptr, "weight {} vanished from the file", name);
-    const std::span<const uint8_t> bytes = file_.tensor_data(*tensor);
+    std::span<const uint8_t> bytes = file_.tensor_data(*tensor);
     weight_bytes_ += bytes.size();
+    if (auto layout = program_->weight_row_interleave().find(name); layout != program_->weight_row_interleave().end()) {
+      // The compiler chose interleaved rows for this weight: the same bytes, moved once here.
+      const graph::TensorType& type = g.type(g.weights[i]);
+      repacked_.push_back(interleave_rows(type.dtype, bytes, *type.shape[0].as_constant(),
+                                          *type.shape[1].as_constant(), layout->second));
+      bytes = repacked_.back();
+    }
     if (host_memory) {
       // Kernels only read weights: the mapping's bytes serve as they are.
       weights_.push_back({const_cast<uint8_t*>(bytes.data()), bytes.size(), true});

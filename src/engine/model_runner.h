@@ -61,6 +61,9 @@ class ModelRunner {
   models::ModelGraph model_;
   std::unique_ptr<compiler::GraphProgram> program_;
   std::vector<runtime::Buffer> weights_;
+  // The weights the program reads with interleaved rows, moved into that layout at load (the
+  // others are the file's mapped bytes).
+  std::vector<std::vector<uint8_t>> repacked_;
   std::vector<runtime::Buffer> cache_;
   int64_t ctx_size_ = 0;
   runtime::KvBlocks kv_blocks_;

@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 
 #include "base/dequantize.h"
+#include "base/error.h"
+#include "base/row_interleave.h"
 #include "base/target.h"
 #include "compiler/op_runner.h"
 #include "compiler/pipeline.h"
@@ -117,19 +119,20 @@ TEST(Int8Path, QuantizedActivationsRoundTripWithinHalfAStep) {
   }
 }
 
-TEST(Int8Path, MatmulOfEveryPackableFormatMatchesFloat64) {
-  Rng rng(test_seed() + 1);
-  // The host's schedule (a group's 8 words in one vector where 8 i32 lanes fit), and a
-  // 128-bit CPU's (4-word tiles, the two halves unrolled).
-  for (const Target& target : {host_cpu_target(), cpu_target({})})
+// Checks matmul_int8(w, interleave) on random activations against float64, for every
+// format it takes and each shape (m, n, k); n a multiple of `interleave`.
+void check_int8_matmul(Rng& rng, const Target& target, int64_t interleave,
+                       const std::vector<std::tuple<int64_t, int64_t, int64_t>>& shapes) {
   for (const DType w : weight_dtypes()) {
     if (!kernel::can_pack_quads(w)) continue;
     const int64_t block = dtype_info(w).block_size;
-    for (const auto& [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
-             {1, 1, block}, {1, 35, 2 * block}, {6, 17, 3 * block}, {4, 32, 768}}) {
-      if (k % block != 0) continue;
-      SCOPED_TRACE(fmt::format("{} m={} n={} k={} vector_bits={}", dtype_name(w), m, n, k, target.vector_bits));
+    for (auto [m, n, k] : shapes) {
+      k = (k + block - 1) / block * block;
+      SCOPED_TRACE(fmt::format("{} m={} n={} k={} vector_bits={} interleave={}", dtype_name(w), m, n, k,
+                               target.vector_bits, interleave));
       const HostTensor weight = random_tensor("w", w, {n, k}, rng);
+      const std::vector<uint8_t> stored =
+          interleave == 1 ? weight.bytes : interleave_rows(w, weight.bytes, n, k, interleave);
       // Activations as quantize_q8 writes them: bytes in [-127, 127], a positive f32 scale.
       const int64_t groups = k / 32;
       std::vector<uint8_t> xq(m * groups * ops::kQ8Words * 4);
@@ -147,7 +150,7 @@ TEST(Int8Path, MatmulOfEveryPackableFormatMatchesFloat64) {
           for (int t = 0; t < 32; ++t) x[i * k + b * 32 + t] = g.q[t] * static_cast<double>(g.scale);
         }
       }
-      const std::vector<uint8_t> got = run_cpu(ops::matmul_int8(w), {{"xq", xq}, {"w", weight.bytes}}, "out",
+      const std::vector<uint8_t> got = run_cpu(ops::matmul_int8(w, interleave), {{"xq", xq}, {"w", stored}}, "out",
                                                m * n * sizeof(float), {{"m", m}, {"n", n}, {"k", k}}, target);
       for (int64_t i = 0; i < m; ++i) {
         for (int64_t j = 0; j < n; ++j) {
@@ -164,6 +167,58 @@ TEST(Int8Path, MatmulOfEveryPackableFormatMatchesFloat64) {
         }
       }
     }
+  }
+}
+
+TEST(Int8Path, MatmulOfEveryPackableFormatMatchesFloat64) {
+  Rng rng(test_seed() + 1);
+  // The host's schedule (a group's 8 words in one vector where 8 i32 lanes fit), and a
+  // 128-bit CPU's (4-word tiles, the two halves unrolled).
+  for (const Target& target : {host_cpu_target(), cpu_target({})}) {
+    check_int8_matmul(rng, target, 1, {{1, 1, 32}, {1, 35, 64}, {6, 17, 96}, {4, 32, 768}});
+  }
+}
+
+TEST(Int8Path, MatmulOverInterleavedWeightRowsMatchesFloat64) {
+  Rng rng(test_seed() + 2);
+  // A vector of 8 weight rows (AVX2's i32 lanes) and of 16 (AVX-512's); row tiles of x with
+  // a remainder (m = 6), weight-row chunks with one (n = 40 with 8, n = 48 with 16).
+  for (const int64_t interleave : {8, 16}) {
+    check_int8_matmul(rng, host_cpu_target(), interleave,
+                      {{1, interleave, 32}, {6, 5 * 8 * (interleave / 8), 96}, {4, 2 * interleave, 768}});
+  }
+}
+
+TEST(Int8Path, InterleavedRowsKeepEveryByte) {
+  Rng rng(test_seed() + 3);
+  for (const DType w : weight_dtypes()) {
+    if (!can_interleave_rows(w)) continue;
+    const DTypeInfo& info = dtype_info(w);
+    const int64_t n = 16, k = 2 * info.block_size, lanes = 8, blocks = k / info.block_size;
+    const HostTensor weight = random_tensor("w", w, {n, k}, rng);
+    const std::vector<uint8_t> moved = interleave_rows(w, weight.bytes, n, k, lanes);
+    // The offsets of a group's bytes are a permutation of them.
+    std::vector<int> hits(lanes * info.block_bytes, 0);
+    for (int64_t lane = 0; lane < lanes; ++lane) {
+      for (int64_t o = 0; o < info.block_bytes; ++o) {
+        const int64_t at = interleaved_offset(w, lanes, lane, o);
+        ASSERT_TRUE(at >= 0 && at < lanes * info.block_bytes) << dtype_name(w) << " lane " << lane << " byte " << o;
+        ++hits[at];
+      }
+    }
+    EXPECT_EQ(std::count(hits.begin(), hits.end(), 1), lanes * info.block_bytes) << dtype_name(w);
+    // Byte o of block b of row r lies at its interleaved offset within its group's blocks.
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t b = 0; b < blocks; ++b) {
+        for (int64_t o = 0; o < info.block_bytes; ++o) {
+          const int64_t group = ((r / lanes) * blocks + b) * lanes * info.block_bytes;
+          ASSERT_EQ(moved[group + interleaved_offset(w, lanes, r % lanes, o)],
+                    weight.bytes[(r * blocks + b) * info.block_bytes + o])
+              << dtype_name(w) << " row " << r << " block " << b << " byte " << o;
+        }
+      }
+    }
+    EXPECT_THROW(interleave_rows(w, weight.bytes, n, k, 3), UserError) << dtype_name(w);
   }
 }
 

@@ -49,6 +49,7 @@ struct CompileFlags {
   bool causal = true;
   bool int8 = false;
   bool no_int8 = false;
+  int64_t interleave = 1;
   int64_t window = 0;
   double theta = 10000.0;
   double freq_scale = 1.0;
@@ -76,7 +77,7 @@ const std::map<std::string, std::function<ComputeDef(const CompileFlags&)>>& ope
          const DType w = dtype_of(f);
          if (!f.int8) return ops::matmul(w);
          if (!kernel::can_pack_quads(w)) user_error("--int8: no 8-bit activation path for {} weights", dtype_name(w));
-         return ops::matmul_int8_activations(w);
+         return ops::matmul_int8_activations(w, f.interleave);
        }},
       {"embedding", [](const CompileFlags& f) { return ops::embedding(dtype_of(f)); }},
       {"rms_norm", [](const CompileFlags& f) { return ops::rms_norm(f.eps); }},
@@ -359,6 +360,12 @@ void add_compile_command(CLI::App& app) {
                     "matmul: the 8-bit activation path models take on CPUs with integer dot products (activations "
                     "quantized to bytes, then packed-byte dot products); --dtype q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, "
                     "q5_K or q6_K");
+  command->add_option("--interleave", flags->interleave,
+                      "matmul --int8: the weight's rows interleaved in groups of this many, a vector of weight rows "
+                      "read with one load (models take the target's i32 lanes: 8 with AVX2, 16 with AVX-512); 1: "
+                      "plain rows, a group's words as the vector")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{64}));
   command->add_flag("--no-int8", flags->no_int8,
                     "-m/--graph: quantized matmuls planned in f32, as `kiln run --no-int8` runs them (default: 8-bit "
                     "activations where the target has integer dot products)");

@@ -112,7 +112,9 @@ namespace {
 std::string tensor_signature(const TensorDecl& t) {
   std::string s = t.name + ": " + std::string(dtype_name(t.dtype)) + "[";
   for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? ", " : "") + ir::to_string(t.shape[i]);
-  return s + "]";
+  s += "]";
+  if (t.row_interleave > 1) s += fmt::format(" rows interleaved by {}", t.row_interleave);
+  return s;
 }
 
 std::string domain(const std::vector<std::string>& axes, const std::vector<Expr>& extents) {

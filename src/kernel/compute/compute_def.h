@@ -23,6 +23,8 @@ struct TensorDecl {
   std::string name;
   DType dtype = DType::f32;
   std::vector<ir::Expr> shape;
+  // Block formats: rows interleaved in groups of this many (base/row_interleave.h); 1: plain.
+  int64_t row_interleave = 1;
 };
 
 enum class ReduceKind { None, Sum, Max, Min };

@@ -4,8 +4,10 @@
 #include "kernel/compute/dequant_expr.h"
 
 #include <cstdint>
+#include <utility>
 
 #include "base/error.h"
+#include "base/row_interleave.h"
 
 namespace kiln::kernel {
 namespace {
@@ -16,21 +18,52 @@ using ir::Type;
 Expr to_i32(Expr e) { return ir::cast(Type::i32(), std::move(e)); }
 Expr to_f32(Expr e) { return ir::cast(Type::f32(), std::move(e)); }
 
-// The bytes of one block of a quantized tensor: u8 loads at `base + offset`.
+// `offset` as a constant plus the rest (an Add tree's constants summed; rest 0 if none).
+std::pair<Expr, int64_t> split_constant(const Expr& offset) {
+  if (const int64_t* c = ir::as_const_int(offset)) return {ir::i64(0), *c};
+  if (const auto* add = offset.as<ir::Binary>(); add && add->op == ir::BinaryOp::Add) {
+    auto [ra, ca] = split_constant(add->a);
+    auto [rb, cb] = split_constant(add->b);
+    const bool a_zero = ir::as_const_int(ra) != nullptr, b_zero = ir::as_const_int(rb) != nullptr;
+    return {a_zero ? rb : b_zero ? ra : ra + rb, ca + cb};
+  }
+  return {offset, 0};
+}
+
+// The bytes of one block of a quantized tensor: u8 loads at `base + offset`. With rows
+// interleaved (base/row_interleave.h, `lanes` > 1), `base` is the group of `lanes` blocks and
+// byte `offset` of lane `lane`'s block lies where interleaved_offset puts it; the field is the
+// one holding the offset's constant part (every offset below is a field's start, or a byte
+// inside it, plus a non-negative rest that stays in that field).
 struct Block {
   std::string buffer;
-  Expr base;  // i64 byte offset of the block in the buffer
+  Expr base;  // i64 byte offset of the block (interleaved: of its group) in the buffer
+  DType dtype = DType::f32;
+  int64_t lanes = 1;
+  Expr lane;
 
-  Expr u8(Expr offset) const {
-    const int64_t* constant = ir::as_const_int(offset);
-    return ir::Load::make(Type::u8(), buffer, constant && *constant == 0 ? base : base + std::move(offset));
+  Expr address(Expr offset) const {
+    if (lanes == 1) {
+      const int64_t* constant = ir::as_const_int(offset);
+      return constant && *constant == 0 ? base : base + std::move(offset);
+    }
+    const auto [rest, constant] = split_constant(offset);
+    const BlockField& f = field_at(dtype, constant);
+    const Expr inner = rest + (constant - f.offset);
+    return base + (f.offset * lanes) + (inner / f.unit * lanes + lane) * f.unit + inner % f.unit;
   }
+  Expr u8(Expr offset) const { return ir::Load::make(Type::u8(), buffer, address(std::move(offset))); }
   // A byte as an unsigned value in i32.
   Expr byte(Expr offset) const { return to_i32(u8(std::move(offset))); }
   // A byte as a signed (two's complement) value in i32.
   Expr signed_byte(Expr offset) const { return to_i32(ir::reinterpret(Type::i8(), u8(std::move(offset)))); }
   // The little-endian IEEE half at `offset`, as f32.
   Expr f16(int64_t offset) const {
+    if (lanes > 1) {
+      // Interleaved: the halves of consecutive lanes are adjacent, one vector load for all.
+      const Expr bits = ir::Load::make(Type::u8(), buffer, ir::Ramp::make(address(offset), 1, 2));
+      return ir::call(ir::Intrinsic::F16BitsToF32, {ir::reinterpret(Type::u16(), bits)});
+    }
     Expr lo = ir::cast(Type::u16(), u8(offset));
     Expr hi = ir::cast(Type::u16(), u8(offset + 1));
     return ir::call(ir::Intrinsic::F16BitsToF32, {lo | (hi << 8)});
@@ -194,6 +227,7 @@ Expr load_element(const TensorDecl& t, const std::vector<Expr>& indices) {
   KILN_CHECK(indices.size() == t.shape.size(), "{} has {} dimensions, accessed with {} indices", t.name,
              t.shape.size(), indices.size());
   for (const Expr& i : indices) KILN_CHECK(i.type() == Type::i64(), "index of {} is {}", t.name, ir::to_string(i.type()));
+  KILN_CHECK(t.row_interleave == 1, "element reads of {} with rows interleaved are not written yet", t.name);
   if (const BlockFormat format = find_block_format(t.dtype)) {
     KILN_CHECK(!t.shape.empty(), "block-quantized tensor {} has no dimensions", t.name);
     const DTypeInfo& info = dtype_info(t.dtype);
@@ -218,7 +252,7 @@ namespace {
 
 // Bytes offset .. offset + 3 of a block as the packed bytes of an i32.
 Expr quad(const Block& b, const Expr& offset) {
-  const Expr bytes = ir::Load::make(Type::u8(), b.buffer, ir::Ramp::make(b.base + offset, 1, 4));
+  const Expr bytes = ir::Load::make(Type::u8(), b.buffer, ir::Ramp::make(b.address(offset), 1, 4));
   return ir::reinterpret(Type::i32(), bytes);
 }
 
@@ -254,8 +288,13 @@ PackedQuads packed_quads(const TensorDecl& w, const Expr& row, const Expr& group
   const DTypeInfo& info = dtype_info(w.dtype);
   const int64_t groups_per_block = info.block_size / 32;
   const int64_t block_size = info.block_size, block_bytes = info.block_bytes;
-  const Expr block = row * (w.shape[1] / block_size) + group / groups_per_block;
-  const Block b{w.name, block * block_bytes};
+  const Expr blocks_per_row = w.shape[1] / block_size, block_in_row = group / groups_per_block;
+  Block b{w.name, (row * blocks_per_row + block_in_row) * block_bytes};
+  if (w.row_interleave > 1) {
+    const int64_t lanes = w.row_interleave;
+    b = Block{w.name, (row / lanes * blocks_per_row + block_in_row) * (block_bytes * lanes), w.dtype, lanes,
+              row % lanes};
+  }
   switch (w.dtype) {
     case DType::q4_0: return {nibble_quad(b, 2, half, q), b.f16(0), b.f16(0) * -8.0, false};
     case DType::q4_1: return {nibble_quad(b, 4, half, q), b.f16(0), b.f16(2), false};

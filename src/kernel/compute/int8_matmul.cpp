@@ -47,11 +47,11 @@ ComputeDef quantize_activations() {
   return def;
 }
 
-ComputeDef matmul_int8_activations(DType weight) {
+ComputeDef matmul_int8_activations(DType weight, int64_t row_interleave) {
   ComputeDef quantize = quantize_activations();
-  ComputeDef product = matmul_int8(weight);
+  ComputeDef product = matmul_int8(weight, row_interleave);
   ComputeDef def;
-  def.name = fmt::format("matmul_{}_q8", dtype_name(weight));
+  def.name = product.name;
   def.inputs = {quantize.inputs[0], product.inputs[1]};
   def.outputs = product.outputs;
   // quantize_q8's stages, its output a temporary that the product reads instead of an input.
@@ -62,13 +62,16 @@ ComputeDef matmul_int8_activations(DType weight) {
   return def;
 }
 
-ComputeDef matmul_int8(DType weight) {
+ComputeDef matmul_int8(DType weight, int64_t row_interleave) {
   KILN_CHECK(can_pack_quads(weight), "no 8-bit activation matmul for {} weights", dtype_name(weight));
+  KILN_CHECK(row_interleave >= 1, "rows interleaved by {}", row_interleave);
   const Expr m = size("m"), n = size("n"), k = size("k");
   const Expr i = ir::var("i"), j = ir::var("j"), b = ir::var("b"), h = ir::var("h"), q = ir::var("q");
   ComputeDef def;
-  def.name = fmt::format("matmul_{}_q8", dtype_name(weight));
+  def.name = row_interleave == 1 ? fmt::format("matmul_{}_q8", dtype_name(weight))
+                                  : fmt::format("matmul_{}x{}_q8", dtype_name(weight), row_interleave);
   def.inputs = {tensor("xq", DType::i32, {m, k / kQ8Group, kQ8Words}), tensor("w", weight, {n, k})};
+  def.inputs[1].row_interleave = row_interleave;
   def.outputs = {tensor("out", DType::f32, {m, n})};
   const PackedQuads w = packed_quads(def.inputs[1], j, b, h, q);
   const Expr x = read(def.inputs[0], {i, b, h * 4 + q});
@@ -76,10 +79,18 @@ ComputeDef matmul_int8(DType weight) {
   const Expr x_sum = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8SumWord)}));
   const ir::Intrinsic dot = w.signed_quads ? ir::Intrinsic::DotS8S8 : ir::Intrinsic::DotU8S8;
   // sum over the group of (scale * w_q + offset) * (x_scale * x_q)
-  //   = scale * x_scale * dot(w_q, x_q) + offset * (x_scale * sum(x_q)),
-  // the second term spread evenly over the group's 8 words (an exact eighth each).
+  //   = scale * x_scale * dot(w_q, x_q) + offset * (x_scale * sum(x_q)).
+  // Plain rows take a group's words as vector lanes: the second term is spread evenly over
+  // them (an exact eighth each). Interleaved rows are the lanes and the words a loop: the
+  // term is added once, with the first word (-0.0, which adds nothing, with the others).
   Expr body = to_f32(ir::call(dot, {i32(0), w.quads, x})) * (w.scale * x_scale);
-  if (w.offset.defined() && !w.offset_per_half) body = body + x_sum * (w.offset * 0.125);
+  if (w.offset.defined() && !w.offset_per_half) {
+    if (row_interleave == 1) {
+      body = body + x_sum * (w.offset * 0.125);
+    } else {
+      body = body + ir::select(h == 0 && q == 0, x_sum * w.offset, Expr(-0.0));
+    }
+  }
   // An offset per half group (q6_K) takes the word's own byte sum: a dot with ones.
   if (w.offset.defined() && w.offset_per_half) {
     body = body + to_f32(ir::call(ir::Intrinsic::DotU8S8, {i32(0), i32(0x01010101), x})) * (w.offset * x_scale);
@@ -89,6 +100,7 @@ ComputeDef matmul_int8(DType weight) {
                              {k / kQ8Group, Expr(int64_t{2}), Expr(int64_t{4})}, body)};
   def.size_params = {"m", "n", "k"};
   def.size_multiples["k"] = dtype_info(weight).block_size;
+  if (row_interleave > 1) def.size_multiples["n"] = row_interleave;
   return def;
 }
 

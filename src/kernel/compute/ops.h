@@ -75,12 +75,14 @@ inline constexpr int64_t kQ8Words = 10;
 ComputeDef quantize_activations();
 // out(i, j) = sum over groups b and words 4 h + q of the integer dot product of w's and xq's bytes,
 // times the two scales (plus w's offset times the sum of xq's bytes): xq i32[m, k / 32, 10],
-// w[n, k] of a dtype can_pack_quads takes -> out f32[m, n]. Sizes m, n, k.
-ComputeDef matmul_int8(DType weight);
+// w[n, k] of a dtype can_pack_quads takes -> out f32[m, n]. Sizes m, n, k. With
+// `row_interleave` > 1, w's rows are interleaved in groups of that many (base/row_interleave.h;
+// n a multiple of it), so that a vector over weight rows reads its bytes with one load.
+ComputeDef matmul_int8(DType weight, int64_t row_interleave = 1);
 // matmul(weight) through the 8-bit path, inputs and output as matmul's (x f32[m, k], w[n, k]
 // -> out f32[m, n]): quantize_q8's stages, then matmul_int8 reading their result (a scratch
 // buffer between the two kernels).
-ComputeDef matmul_int8_activations(DType weight);
+ComputeDef matmul_int8_activations(DType weight, int64_t row_interleave = 1);
 
 // out(i, j) = w(ids(i), j): w[vocab, dim] of dtype `weight`, ids i32[n] -> out f32[n, dim].
 // An id outside [0, vocab) is clamped into it. Sizes n, vocab, dim.

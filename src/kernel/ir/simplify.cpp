@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <span>
 
 #include "kernel/ir/evaluate.h"
@@ -375,6 +376,7 @@ class Simplifier : public IRMutator {
       }
     }
     if (std::optional<Expr> split = split_ramp_by_block(rebuilt, bounds_of_)) return mutate(*split);
+    if (std::optional<Expr> through = divide_through_let(rebuilt)) return *through;
     return rebuilt;
   }
 
@@ -412,7 +414,18 @@ class Simplifier : public IRMutator {
     if (value.as<IntImm>() || value.as<FloatImm>() || value.as<Ramp>() || value.as<Broadcast>()) {
       return mutate(substitute(op->body, {{op->name, value}}));
     }
-    Stmt body = mutate_in_scope(op->name, constant_bounds(value, bounds_), op->body);
+    Stmt body;
+    if (value.type().is_int() && !value.type().is_vector()) {
+      auto outer = lets_.find(op->name);
+      std::optional<Expr> saved;
+      if (outer != lets_.end()) saved = outer->second;
+      lets_[op->name] = value;
+      body = mutate_in_scope(op->name, constant_bounds(value, bounds_), op->body);
+      if (saved) lets_[op->name] = *saved;
+      else lets_.erase(op->name);
+    } else {
+      body = mutate_in_scope(op->name, constant_bounds(value, bounds_), op->body);
+    }
     if (!stmt_uses_var(body, op->name)) return body;
     if (value.same_as(op->value) && body.same_as(op->body)) return s;
     return LetStmt::make(op->name, value, body);
@@ -447,17 +460,59 @@ class Simplifier : public IRMutator {
  private:
   static Stmt no_op() { return Block::make({}); }
 
-  // Simplifies `body` knowing that `name` lies in `range` (hiding any outer binding of it).
+  // Simplifies `body` knowing that `name` lies in `range` (hiding any outer binding of it, and
+  // the let values that read an outer `name`).
   Stmt mutate_in_scope(const std::string& name, const Interval& range, const Stmt& body) {
     auto outer = bounds_.find(name);
     std::optional<Interval> saved;
     if (outer != bounds_.end()) saved = outer->second;
+    std::map<std::string, Expr> hidden;
+    for (auto it = lets_.begin(); it != lets_.end();) {
+      if (expr_uses_var(it->second, name)) {
+        hidden.insert(*it);
+        it = lets_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     bounds_[name] = range;
     Stmt result = mutate(body);
     if (saved) bounds_[name] = *saved;
     else bounds_.erase(name);
+    lets_.merge(hidden);
     return result;
   }
+
+  // v / c or v % c of a let-bound integer v whose value divides through: with
+  // `let j = jg * 8 + jv` (0 <= jv < 8), j / 8 is jg and j % 8 is jv. Taken only where the
+  // quotient or remainder disappears, so index arithmetic on a split loop's parts stays
+  // simple (a row's interleaved group and lane); otherwise the let's name stays.
+  std::optional<Expr> divide_through_let(const Expr& e) {
+    const Binary* op = e.as<Binary>();
+    if (op == nullptr || (op->op != BinaryOp::Div && op->op != BinaryOp::Mod) || !as_const_int(op->b)) return std::nullopt;
+    const Var* v = op->a.as<Var>();
+    if (v == nullptr) return std::nullopt;
+    auto let = lets_.find(v->name);
+    if (let == lets_.end()) return std::nullopt;
+    Expr through = mutate(Binary::make(op->op, let->second, op->b));
+    if (contains_div_or_mod(through)) return std::nullopt;
+    return through;
+  }
+
+  static bool contains_div_or_mod(const Expr& e) {
+    struct Finder : IRVisitor {
+      bool found = false;
+      using IRVisitor::visit;
+      void visit(const Binary* b) override {
+        found = found || b->op == BinaryOp::Div || b->op == BinaryOp::Mod;
+        IRVisitor::visit(b);
+      }
+    } finder;
+    finder.walk(e);
+    return finder.found;
+  }
+
+  std::map<std::string, Expr> lets_;  // integer lets in scope, by name
 
   VarBounds bounds_;
   const rewrite::BoundsOf bounds_of_ = [this](const Expr& e) { return constant_bounds(e, bounds_); };

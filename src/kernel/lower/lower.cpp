@@ -63,6 +63,9 @@ LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
   for (const Stage& s : def.stages) {
     if (schedule.of(s.name).placement == Placement::Root) roots.push_back(&s);
   }
+  // Sizes are extents of tensors: never negative (lets index arithmetic split quotients).
+  ir::VarBounds sizes;
+  for (const std::string& size : def.size_params) sizes[size] = ir::Interval{int64_t{0}, std::nullopt};
   for (const Stage* stage : roots) {
     ir::Kernel kernel;
     const auto after = [&](const std::string& pass) {
@@ -71,12 +74,12 @@ LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
     };
     kernel = kernel_for(def, *stage, roots, build_loop_nest(schedule, *stage, storage, options.shared_memory_bytes));
     after("loop_nest");
-    kernel.body = ir::simplify(kernel.body);
+    kernel.body = ir::simplify(kernel.body, sizes);
     after("simplify");
     if (options.vectorize) {
       kernel.body = ir::vectorize_loops(kernel.body);
       after("vectorize");
-      kernel.body = ir::simplify(kernel.body);
+      kernel.body = ir::simplify(kernel.body, sizes);
       after("simplify_vectors");
     }
     if (options.gpu) {

@@ -175,6 +175,7 @@ struct CpuStageFacts {
   size_t bound = 0;              // axes fixed by producers computed inside it
   int64_t block = 0;             // the reduction extent is a multiple of this (quantized rows)
   bool spatial_contiguous = false;  // an input is contiguous along the innermost spatial axis
+  int64_t row_interleave = 1;       // an input's rows are interleaved by this many
 };
 
 // The loop a stage's first `count` axes are fused into: "a_b" for a and b.
@@ -222,6 +223,26 @@ void schedule_grouped_contraction(const Stage& s, StageRef ref, const Target& ta
   tile_rows_and_chunk_weight_rows(ref, i, j, {b}, target);
 }
 
+// CPU, the grouped contraction over a weight whose rows are interleaved by `lanes`
+// (base/row_interleave.h): a vector over an interleaved group of weight rows, each unit of
+// the group's bytes one load; the 8 words of a group unrolled, each loaded once for
+// target.row_tile rows of x, whose words are broadcast; the groups of weight rows in chunks of
+// about target.weight_row_chunk rows for the threads, each chunk running over every row tile of x.
+void schedule_interleaved_contraction(const Stage& s, StageRef ref, int64_t lanes, const Target& target) {
+  const std::string &i = s.axes[0], &j = s.axes[1], &b = s.reduce_axes[0];
+  const std::string &h = s.reduce_axes[1], &q = s.reduce_axes[2];
+  const int64_t chunk = std::max<int64_t>(1, target.weight_row_chunk / lanes);
+  ref.split(j, j + "g", j + "v", Expr(lanes), TailStrategy::SeparateLoop)
+      .vectorize(j + "v")
+      .split(j + "g", j + "o", j + "c", Expr(chunk), TailStrategy::SeparateLoop)
+      .parallel(j + "o")
+      .split(i, i + "o", i + "i", Expr(int64_t{target.row_tile}), TailStrategy::SeparateLoop)
+      .unroll(i + "i")
+      .unroll(h)
+      .unroll(q)
+      .reorder({j + "o", i + "o", j + "c", b, h, q, i + "i", j + "v"});
+}
+
 // CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
 // the axis that walks the weight rows), the innermost axis vectorized in full tiles.
 //  - A reduction over a block-quantized input walks it a block at a time, the vector tiles of
@@ -259,7 +280,8 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
   }
   if (contraction && s.axes.size() == 2 && s.reduce_axes.size() == 3 && ir::as_const_int(s.reduce_extents[1]) &&
       ir::as_const_int(s.reduce_extents[2])) {
-    schedule_grouped_contraction(s, ref, target);
+    if (facts.row_interleave > 1) schedule_interleaved_contraction(s, ref, facts.row_interleave, target);
+    else schedule_grouped_contraction(s, ref, target);
     return;
   }
   const bool quantized_blocks = contraction && single_reduce && facts.block > n_lanes && facts.block % n_lanes == 0;
@@ -478,8 +500,10 @@ Schedule default_schedule(const ComputeDef& def, const Target& target) {
       if (!shared_input.empty()) schedule_gpu_contraction(schedule, s, shared_input, target);
       else schedule_gpu_stage(s, schedule.stage(s.name), n_bound, target);
     } else {
+      int64_t row_interleave = 1;
+      for (const TensorDecl& t : def.inputs) row_interleave = std::max(row_interleave, t.row_interleave);
       const CpuStageFacts facts{n_bound, reduce_multiple(def, s),
-                                !s.axes.empty() && read_contiguously_along(def, s, s.axes.back())};
+                                !s.axes.empty() && read_contiguously_along(def, s, s.axes.back()), row_interleave};
       schedule_cpu_stage(s, schedule.stage(s.name), facts, target);
       if (n_bound >= 2 && s.reduce == ReduceKind::None) {
         // Its bound axes became one loop (schedule_cpu_stage): the producers are computed there.
