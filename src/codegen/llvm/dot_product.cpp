@@ -65,8 +65,15 @@ llvm::Value* emit_dot_product(llvm::IRBuilder<>& builder, const llvm::MCSubtarge
     // a * b == |a| * (b with a's sign); |-128| is 128 as an unsigned byte, and b never -128.
     llvm::Value* a8 = as_bytes(builder, a, lanes);
     llvm::Value* b8 = as_bytes(builder, b, lanes);
-    llvm::Value* negative = builder.CreateICmpSLT(a8, llvm::Constant::getNullValue(a8->getType()));
-    b = builder.CreateBitCast(builder.CreateSelect(negative, builder.CreateNeg(b8), b8), i32_lanes(builder, lanes));
+    if (!vnni && lanes != 16) {
+      // psignb: b negated where a < 0 and zeroed where a == 0 (where |a| is 0 too), one
+      // instruction where a compare and a select took two or three.
+      const llvm::Intrinsic::ID sign = lanes == 4 ? llvm::Intrinsic::x86_ssse3_psign_b_128 : llvm::Intrinsic::x86_avx2_psign_b;
+      b = builder.CreateBitCast(call_intrinsic(builder, sign, {b8, a8}), i32_lanes(builder, lanes));
+    } else {
+      llvm::Value* negative = builder.CreateICmpSLT(a8, llvm::Constant::getNullValue(a8->getType()));
+      b = builder.CreateBitCast(builder.CreateSelect(negative, builder.CreateNeg(b8), b8), i32_lanes(builder, lanes));
+    }
     a = builder.CreateBitCast(builder.CreateIntrinsic(llvm::Intrinsic::abs, {a8->getType()}, {a8, builder.getFalse()}),
                               i32_lanes(builder, lanes));
   }

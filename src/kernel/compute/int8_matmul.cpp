@@ -73,31 +73,58 @@ ComputeDef matmul_int8(DType weight, int64_t row_interleave) {
   def.inputs = {tensor("xq", DType::i32, {m, k / kQ8Group, kQ8Words}), tensor("w", weight, {n, k})};
   def.inputs[1].row_interleave = row_interleave;
   def.outputs = {tensor("out", DType::f32, {m, n})};
-  const PackedQuads w = packed_quads(def.inputs[1], j, b, h, q);
-  const Expr x = read(def.inputs[0], {i, b, h * 4 + q});
   const Expr x_scale = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8ScaleWord)}));
   const Expr x_sum = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8SumWord)}));
-  const ir::Intrinsic dot = w.signed_quads ? ir::Intrinsic::DotS8S8 : ir::Intrinsic::DotU8S8;
-  // sum over the group of (scale * w_q + offset) * (x_scale * x_q)
-  //   = scale * x_scale * dot(w_q, x_q) + offset * (x_scale * sum(x_q)).
-  // Plain rows take a group's words as vector lanes: the second term is spread evenly over
-  // them (an exact eighth each). Interleaved rows are the lanes and the words a loop: the
-  // term is added once, with the first word (-0.0, which adds nothing, with the others).
-  Expr body = to_f32(ir::call(dot, {i32(0), w.quads, x})) * (w.scale * x_scale);
-  if (w.offset.defined() && !w.offset_per_half) {
-    if (row_interleave == 1) {
-      body = body + x_sum * (w.offset * 0.125);
+  const auto dot_of = [](const PackedQuads& w) { return w.signed_quads ? ir::Intrinsic::DotS8S8 : ir::Intrinsic::DotU8S8; };
+  if (row_interleave > 1) {
+    // Interleaved rows are the vector lanes (schedule_interleaved_contraction), so a group's
+    // words are a chain of dot products accumulating in i32 (exact: at most 32 products of
+    // 127 * 127), converted and scaled once per group, or per half for q6_K, whose halves have
+    // a scale and an offset each.
+    // Words 4 h + q; packed_quads takes constant ones.
+    const auto word = [&](const Expr& half, int64_t q_value) {
+      return packed_quads(def.inputs[1], j, b, half, Expr(q_value));
+    };
+    if (word(h, 0).offset_per_half) {
+      // q6_K: per half h, its 4 words, and their bytes' sum for the half's offset (dots with ones).
+      Expr acc = i32(0), ones = i32(0);
+      for (int64_t q_value = 0; q_value < 4; ++q_value) {
+        const Expr x = read(def.inputs[0], {i, b, h * 4 + q_value});
+        acc = ir::call(dot_of(word(h, q_value)), {acc, word(h, q_value).quads, x});
+        ones = ir::call(ir::Intrinsic::DotU8S8, {ones, i32(0x01010101), x});
+      }
+      const PackedQuads w = word(h, 0);
+      const Expr body = to_f32(acc) * (w.scale * x_scale) + to_f32(ones) * (w.offset * x_scale);
+      def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h"},
+                                 {k / kQ8Group, Expr(int64_t{2})}, body)};
     } else {
-      body = body + ir::select(h == 0 && q == 0, x_sum * w.offset, Expr(-0.0));
+      Expr acc = i32(0);
+      for (int64_t g = 0; g < 8; ++g) {
+        const PackedQuads w = word(Expr(g / 4), g % 4);
+        acc = ir::call(dot_of(w), {acc, w.quads, read(def.inputs[0], {i, b, Expr(g)})});
+      }
+      const PackedQuads w = word(Expr(int64_t{0}), 0);
+      Expr body = to_f32(acc) * (w.scale * x_scale);
+      if (w.offset.defined()) body = body + x_sum * w.offset;
+      def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b"}, {k / kQ8Group}, body)};
     }
+  } else {
+    const PackedQuads w = packed_quads(def.inputs[1], j, b, h, q);
+    const Expr x = read(def.inputs[0], {i, b, h * 4 + q});
+    // sum over the group of (scale * w_q + offset) * (x_scale * x_q)
+    //   = scale * x_scale * dot(w_q, x_q) + offset * (x_scale * sum(x_q)).
+    // A group's words are vector lanes here: the second term is spread evenly over them (an
+    // exact eighth each).
+    Expr body = to_f32(ir::call(dot_of(w), {i32(0), w.quads, x})) * (w.scale * x_scale);
+    if (w.offset.defined() && !w.offset_per_half) body = body + x_sum * (w.offset * 0.125);
+    // An offset per half group (q6_K) takes the word's own byte sum: a dot with ones.
+    if (w.offset.defined() && w.offset_per_half) {
+      body = body + to_f32(ir::call(ir::Intrinsic::DotU8S8, {i32(0), i32(0x01010101), x})) * (w.offset * x_scale);
+    }
+    // Over groups b, then the 8 words of a group as 2 halves h of 4 words q.
+    def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h", "q"},
+                               {k / kQ8Group, Expr(int64_t{2}), Expr(int64_t{4})}, body)};
   }
-  // An offset per half group (q6_K) takes the word's own byte sum: a dot with ones.
-  if (w.offset.defined() && w.offset_per_half) {
-    body = body + to_f32(ir::call(ir::Intrinsic::DotU8S8, {i32(0), i32(0x01010101), x})) * (w.offset * x_scale);
-  }
-  // Over groups b, then the 8 words of a group as 2 halves h of 4 words q.
-  def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h", "q"},
-                             {k / kQ8Group, Expr(int64_t{2}), Expr(int64_t{4})}, body)};
   def.size_params = {"m", "n", "k"};
   def.size_multiples["k"] = dtype_info(weight).block_size;
   if (row_interleave > 1) def.size_multiples["n"] = row_interleave;

@@ -223,24 +223,29 @@ void schedule_grouped_contraction(const Stage& s, StageRef ref, const Target& ta
   tile_rows_and_chunk_weight_rows(ref, i, j, {b}, target);
 }
 
-// CPU, the grouped contraction over a weight whose rows are interleaved by `lanes`
-// (base/row_interleave.h): a vector over an interleaved group of weight rows, each unit of
-// the group's bytes one load; the 8 words of a group unrolled, each loaded once for
-// target.row_tile rows of x, whose words are broadcast; the groups of weight rows in chunks of
-// about target.weight_row_chunk rows for the threads, each chunk running over every row tile of x.
+// CPU, a contraction over a weight whose rows are interleaved by `lanes` (base/row_interleave.h;
+// the 8-bit path's out(i, j) = sum over groups b, and for q6_K halves h, of a chain of
+// dot products over the group's words): a vector over an interleaved group of weight rows,
+// each unit of the group's bytes one load; target.row_tile rows of x, whose words are
+// broadcast, sharing each loaded word; the groups of weight rows in chunks of about
+// target.weight_row_chunk rows for the threads, each chunk running over every row tile of x.
 void schedule_interleaved_contraction(const Stage& s, StageRef ref, int64_t lanes, const Target& target) {
-  const std::string &i = s.axes[0], &j = s.axes[1], &b = s.reduce_axes[0];
-  const std::string &h = s.reduce_axes[1], &q = s.reduce_axes[2];
+  const std::string &i = s.axes[0], &j = s.axes[1];
   const int64_t chunk = std::max<int64_t>(1, target.weight_row_chunk / lanes);
   ref.split(j, j + "g", j + "v", Expr(lanes), TailStrategy::SeparateLoop)
       .vectorize(j + "v")
       .split(j + "g", j + "o", j + "c", Expr(chunk), TailStrategy::SeparateLoop)
       .parallel(j + "o")
       .split(i, i + "o", i + "i", Expr(int64_t{target.row_tile}), TailStrategy::SeparateLoop)
-      .unroll(i + "i")
-      .unroll(h)
-      .unroll(q)
-      .reorder({j + "o", i + "o", j + "c", b, h, q, i + "i", j + "v"});
+      .unroll(i + "i");
+  std::vector<std::string> order = {j + "o", i + "o", j + "c"};
+  for (size_t r = 0; r < s.reduce_axes.size(); ++r) {
+    if (r > 0) ref.unroll(s.reduce_axes[r]);  // a constant extent within a group (q6_K's halves)
+    order.push_back(s.reduce_axes[r]);
+  }
+  order.push_back(i + "i");
+  order.push_back(j + "v");
+  ref.reorder(order);
 }
 
 // CPU, a stage with its own loops: the outermost spatial axis in parallel (for a contraction,
@@ -278,10 +283,13 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     tile_first_axis({c});
     return;
   }
+  if (contraction && s.axes.size() == 2 && facts.row_interleave > 1) {
+    schedule_interleaved_contraction(s, ref, facts.row_interleave, target);
+    return;
+  }
   if (contraction && s.axes.size() == 2 && s.reduce_axes.size() == 3 && ir::as_const_int(s.reduce_extents[1]) &&
       ir::as_const_int(s.reduce_extents[2])) {
-    if (facts.row_interleave > 1) schedule_interleaved_contraction(s, ref, facts.row_interleave, target);
-    else schedule_grouped_contraction(s, ref, target);
+    schedule_grouped_contraction(s, ref, target);
     return;
   }
   const bool quantized_blocks = contraction && single_reduce && facts.block > n_lanes && facts.block % n_lanes == 0;
