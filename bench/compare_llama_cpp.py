@@ -25,9 +25,9 @@ from pathlib import Path
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 
 
-def kiln_run(kiln: str, model: str, prompt: str, threads: int, tokens: int) -> tuple[float, float]:
+def kiln_run(kiln: str, model: str, prompt: str, threads: int, tokens: int, ctx: int) -> tuple[float, float]:
     result = subprocess.run([kiln, "run", "-m", model, "-p", prompt, "-n", str(tokens), "--temp", "0", "-t", str(threads),
-                             "--ignore-eos"],
+                             "--ignore-eos", "-c", str(ctx)],
                             capture_output=True, text=True, check=True)
     m = re.search(r"prompt (\d+) tokens, ([\d.]+) tokens/s \| generation (\d+) tokens, ([\d.]+) tokens/s", result.stderr)
     if not m:
@@ -48,9 +48,9 @@ def disable_extra_buffers() -> None:
     api.llama_model_default_params = without_extra_buffers
 
 
-def llama_cpp_run(model: str, prompt: str, threads: int, tokens: int) -> tuple[float, float, int]:
+def llama_cpp_run(model: str, prompt: str, threads: int, tokens: int, ctx: int) -> tuple[float, float, int]:
     from llama_cpp import Llama
-    llm = Llama(model_path=model, n_ctx=2048, n_batch=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    llm = Llama(model_path=model, n_ctx=ctx, n_batch=ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
     ids = llm.tokenize(prompt.encode(), add_bos=llm.metadata.get("tokenizer.ggml.add_bos_token") == "true")
     start = time.perf_counter()
     llm.eval(ids)
@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--prompt-repeat", type=int, default=1, help="the prompt this many times over (longer prefill)")
+    parser.add_argument("--ctx", type=int, default=2048,
+                        help="context size of both engines (default 2048); a long prompt (decode after a deep "
+                             "context) needs prompt + tokens")
     parser.add_argument("--kiln", default=str(Path(__file__).resolve().parent.parent / "build/tools/kiln/kiln"))
     parser.add_argument("--llama-extra-buffers", action="store_true",
                         help="let llama.cpp repack weights (AMX etc.); off by default: AMX faults on some VMs")
@@ -91,8 +94,8 @@ def main() -> None:
     prompt = " ".join([PROMPT] * args.prompt_repeat)
     kiln, ref, ratios = [], [], []
     for _ in range(args.rounds):
-        kiln.append(kiln_run(args.kiln, args.model, prompt, args.threads, args.tokens))
-        prefill, decode, prompt_tokens = llama_cpp_run(args.model, prompt, args.threads, args.tokens)
+        kiln.append(kiln_run(args.kiln, args.model, prompt, args.threads, args.tokens, args.ctx))
+        prefill, decode, prompt_tokens = llama_cpp_run(args.model, prompt, args.threads, args.tokens, args.ctx)
         ref.append((prefill, decode))
         ratios.append((kiln[-1][0] / prefill, kiln[-1][1] / decode))
     print(f"model {Path(args.model).name} ({params / 1e6:.0f}M parameters), {args.threads} threads, "

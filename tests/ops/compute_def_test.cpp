@@ -85,11 +85,13 @@ TEST(ComputeDefPrint, SlidingWindowAttention) {
   EXPECT_EQ(kernel::to_string(ops::attention(0.125, 0, true, 4, DType::f16)),
             R"(attention_causal_window_f16(q: f32[t, h, d], k: f16[s, kh, d], v: f16[s, kh, d]) -> out: f32[t, h, d]
   score(a < t, b < h, c < s) = sum[r < d] q(a, b, r) * k(c, b / (h / kh), r)
+    needed where c <= s - t + a && c > s - t + a - 4
   logit(a < t, b < h, c < s) = select(c <= s - t + a && c > s - t + a - 4, score(a, b, c) * 0.125f, f32(-inf))
   mx(a < t, b < h) = max[c < s] logit(a, b, c)
   l(a < t, b < h) = sum[c < s] exp(logit(a, b, c) - mx(a, b))
   p(a < t, b < h, c < s) = exp(logit(a, b, c) - mx(a, b)) / l(a, b)
   out(a < t, b < h, e < d) = sum[c < s] p(a, b, c) * v(c, b / (h / kh), e)
+    needed where c <= s - t + a && c > s - t + a - 4
 )");
 }
 

@@ -59,6 +59,12 @@ ComputeDef attention(double scale, double softcap, bool causal, int64_t window, 
   const Stage out = reduce_stage("out", {"a", "b", "e"}, {t, h, d}, ReduceKind::Sum, {"c"}, {s},
                                  read(p, {a, b, c}) * read(v, {row, kv_head, e}));
   def.stages = {score, logits, mx, l, p, out};
+  if (visible.defined()) {
+    // Scores of hidden keys are never read (the select above), and their probabilities are
+    // 0 in the weighted sum: both may skip them.
+    def.stages[0].predicate = visible;
+    def.stages[5].predicate = visible;
+  }
   return def;
 }
 

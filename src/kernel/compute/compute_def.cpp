@@ -150,6 +150,7 @@ std::string to_string(const ComputeDef& def) {
     }
     s += (stage.body.defined() ? ir::to_string(stage.body) : "<undefined>") + "\n";
     if (stage.epilogue.defined()) s += fmt::format("    then {} -> {}\n", kEpilogueValue, ir::to_string(stage.epilogue));
+    if (stage.predicate.defined()) s += fmt::format("    needed where {}\n", ir::to_string(stage.predicate));
   }
   return s;
 }
@@ -170,6 +171,7 @@ ComputeDef specialize_sizes(const ComputeDef& def, const std::map<std::string, i
     fix_all(s.store_at);
     s.body = fix(s.body);
     s.epilogue = fix(s.epilogue);
+    s.predicate = fix(s.predicate);
   }
   out.size_params.clear();
   for (const std::string& p : def.size_params) {

@@ -53,6 +53,11 @@ struct Stage {
   ir::Type type = ir::Type::f32();
   std::vector<ir::Expr> store_at;  // empty: the stage's own point
   ir::Expr epilogue;               // undefined: store the value itself
+  // Where defined, a condition on the axes (spatial and reduce) outside which a point is not
+  // needed: no consumer reads a spatial point's value there, and a reduction's body there
+  // is its identity. Lowering may skip such points (kernel/lower/clip_loops.h); the values
+  // must not depend on whether it does. Causal attention: keys after each query's position.
+  ir::Expr predicate;
 };
 
 // The variable an epilogue reads the stage's value as.

@@ -8,6 +8,7 @@
 #include "kernel/compute/dequant_expr.h"
 #include "kernel/ir/simplify.h"
 #include "kernel/ir/verify.h"
+#include "kernel/lower/clip_loops.h"
 #include "kernel/lower/gpu_ids.h"
 #include "kernel/lower/gpu_launch.h"
 #include "kernel/lower/loop_nest.h"
@@ -50,7 +51,7 @@ ir::Kernel kernel_for(const ComputeDef& def, const Stage& stage, const std::vect
 }  // namespace
 
 const std::vector<std::string>& lowering_pass_names() {
-  static const std::vector<std::string> names = {"loop_nest", "simplify", "vectorize", "simplify_vectors", "gpu_launch", "gpu_ids"};
+  static const std::vector<std::string> names = {"loop_nest", "clip_loops", "simplify", "vectorize", "simplify_vectors", "gpu_launch", "gpu_ids"};
   return names;
 }
 
@@ -74,6 +75,10 @@ LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
     };
     kernel = kernel_for(def, *stage, roots, build_loop_nest(schedule, *stage, storage, options.shared_memory_bytes));
     after("loop_nest");
+    if (stage->predicate.defined()) {
+      kernel.body = clip_loops(kernel.body, stage->predicate, {def.size_params.begin(), def.size_params.end()});
+      after("clip_loops");
+    }
     kernel.body = ir::simplify(kernel.body, sizes);
     after("simplify");
     if (options.vectorize) {
