@@ -22,7 +22,7 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
       kv_blocks_(blocks_for(options), options.kv_block_size),
       all_logits_(options.all_logits) {
   sequence_ = kv_blocks_.add_sequence();
-  model_ = models::build_model_graph(file_, kv_blocks_.rows(), options.all_logits);
+  model_ = models::build_model_graph(file_, kv_blocks_.rows(), options.all_logits, options.kv_dtype);
   const Target target = device.target();
   program_ = std::make_unique<compiler::GraphProgram>(model_.graph, target, [&](size_t done, size_t total) {
     if (options.on_progress) options.on_progress("compiling", done, total);
@@ -56,7 +56,8 @@ ModelRunner::ModelRunner(const std::string& path, runtime::Device& device, const
     if (options.on_progress) options.on_progress("loading weights", i + 1, g.weights.size());
   }
   const auto& c = model_.config;
-  const size_t cache_bytes = static_cast<size_t>(kv_blocks_.rows() * c.n_head_kv * c.head_dim) * sizeof(float);
+  const size_t cache_bytes =
+      static_cast<size_t>(kv_blocks_.rows() * c.n_head_kv * c.head_dim) * dtype_info(options.kv_dtype).block_bytes;
   cache_.reserve(2 * static_cast<size_t>(c.n_layer));
   for (int64_t l = 0; l < c.n_layer; ++l) {
     for (const char* kind : {"cache_k", "cache_v"}) {

@@ -26,6 +26,9 @@ struct ModelOptions {
   bool fuse = true;            // element-wise nodes folded into their producers' kernels
   bool int8 = true;            // quantized matmuls on 8-bit activations where the target has dot products
   bool all_logits = false;  // logits for every fed token, not just the last (teacher forcing)
+  // Elements of the K and V caches: f16 (llama.cpp's default) halves what a long context reads
+  // per token; f32 keeps keys and values unrounded (the float64 parity test), bf16 also works.
+  DType kv_dtype = DType::f16;
   std::function<void(const std::string& stage, size_t done, size_t total)> on_progress;
 };
 

@@ -56,7 +56,10 @@ LlamaConfig read_llama_config(const gguf::GGUFFile& file) {
   return c;
 }
 
-ModelGraph build_llama(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits) {
+ModelGraph build_llama(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits, DType kv_dtype) {
+  if (kv_dtype != DType::f32 && kv_dtype != DType::f16 && kv_dtype != DType::bf16) {
+    user_error("a KV cache of {} is not supported (f32, f16 or bf16)", dtype_name(kv_dtype));
+  }
   const LlamaConfig c = read_llama_config(file);
   GraphBuilder b;
   const SymExpr n_tokens = b.symbol("n_tokens");
@@ -85,8 +88,8 @@ ModelGraph build_llama(const gguf::GGUFFile& file, int64_t kv_rows, bool all_log
     q = b.rope(b.reshape(q, {n_tokens, c.n_head, c.head_dim}), positions, rope);
     k = b.rope(b.reshape(k, {n_tokens, c.n_head_kv, c.head_dim}), positions, rope);
     v = b.reshape(v, {n_tokens, c.n_head_kv, c.head_dim});
-    const ValueId cache_k = b.input(fmt::format("cache_k.{}", l), DType::f32, {kv_rows, c.n_head_kv, c.head_dim});
-    const ValueId cache_v = b.input(fmt::format("cache_v.{}", l), DType::f32, {kv_rows, c.n_head_kv, c.head_dim});
+    const ValueId cache_k = b.input(fmt::format("cache_k.{}", l), kv_dtype, {kv_rows, c.n_head_kv, c.head_dim});
+    const ValueId cache_v = b.input(fmt::format("cache_v.{}", l), kv_dtype, {kv_rows, c.n_head_kv, c.head_dim});
     const ValueId keys = b.kv_write(cache_k, k, new_slots);
     const ValueId values = b.kv_write(cache_v, v, new_slots);
     ValueId a = b.attention(q, keys, values, attention_scale, {.softcap = 0.0, .causal = true, .window = 0}, kv_slots);
@@ -108,9 +111,9 @@ ModelGraph build_llama(const gguf::GGUFFile& file, int64_t kv_rows, bool all_log
 
 std::string known_architectures() { return "llama"; }
 
-ModelGraph build_model_graph(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits) {
+ModelGraph build_model_graph(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits, DType kv_dtype) {
   const std::string arch = file.get_string_or("general.architecture", "");
-  if (arch == "llama") return build_llama(file, kv_rows, all_logits);
+  if (arch == "llama") return build_llama(file, kv_rows, all_logits, kv_dtype);
   user_error("'{}': architecture '{}' is not supported yet; kiln knows: {}", file.name(),
              arch.empty() ? "(general.architecture is missing)" : arch, known_architectures());
 }

@@ -36,11 +36,13 @@ struct ModelGraph {
 
 // Every weight the graph binds must exist in the file with the expected shape: a missing or
 // misshapen tensor is a UserError naming it.
-ModelGraph build_llama(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits);
+// The K and V caches hold `kv_dtype` (f32, f16 or bf16; f16 as llama.cpp's default).
+ModelGraph build_llama(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits, DType kv_dtype);
 
 // The architectures kiln can build, and the one recipe entry point: an unknown
 // general.architecture is a UserError naming it and listing these.
 std::string known_architectures();
-ModelGraph build_model_graph(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits);
+ModelGraph build_model_graph(const gguf::GGUFFile& file, int64_t kv_rows, bool all_logits,
+                             DType kv_dtype = DType::f16);
 
 }  // namespace kiln::models

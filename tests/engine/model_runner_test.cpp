@@ -285,6 +285,7 @@ void float64_reference(const std::string& device_name, size_t max_cases = SIZE_M
   // The f32 path, which the float64 reference computes exactly; the 8-bit activation path
   // rounds activations by design and is held to the teacher-forced bound instead.
   options.int8 = false;
+  options.kv_dtype = DType::f32;  // keys and values unrounded, as the reference keeps them
   ModelRunner model(smollm2(), *device, options);
   double largest = 0;
   int positions = 0;

@@ -21,6 +21,7 @@
 
 #include "base/error.h"
 #include "base/model_folder.h"
+#include "cache_type.h"
 #include "commands.h"
 #include "human_format.h"
 #include "engine/model_runner.h"
@@ -42,6 +43,7 @@ struct BenchFlags {
   std::string output = "md";
   uint64_t seed = 1234;
   bool no_int8 = false;
+  std::string cache_type = "f16";
 };
 
 struct Result {
@@ -103,6 +105,7 @@ void bench_model(const BenchFlags& flags, const std::string& path, int threads, 
   engine::ModelOptions options;
   options.ctx_size = max_tokens + 1;
   options.int8 = !flags.no_int8;
+  options.kv_dtype = cache_dtype(flags.cache_type);
   engine::ModelRunner model(path, *device, options);
   const uint64_t parameters = model.file().parameter_count();
   std::mt19937_64 rng(flags.seed);
@@ -237,6 +240,7 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--seed", flags->seed, "Seed of the random token ids")->capture_default_str();
   command->add_flag("--no-int8", flags->no_int8, "Quantized matmuls in f32 throughout (default: 8-bit activations with "
                     "integer dot products on CPUs with AVX2 or VNNI)");
+  add_cache_type_option(*command, flags->cache_type);
   command->callback([flags] { run_bench(*flags); });
 }
 

@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/model_folder.h"
+#include "cache_type.h"
 #include "commands.h"
 #include "engine/session.h"
 
@@ -31,6 +32,7 @@ struct RunFlags {
   bool profile = false;
   bool no_fuse = false;
   bool no_int8 = false;
+  std::string cache_type = "f16";
   std::string system;
 };
 
@@ -47,6 +49,7 @@ std::unique_ptr<engine::Session> open_session(const RunFlags& flags) {
   options.model.ctx_size = flags.ctx_size;
   options.model.fuse = !flags.no_fuse;
   options.model.int8 = !flags.no_int8;
+  options.model.kv_dtype = cache_dtype(flags.cache_type);
   options.sampling = flags.sampling;
   options.profile = flags.profile;
   const bool show_progress = isatty(STDERR_FILENO);
@@ -178,6 +181,7 @@ void add_common_options(CLI::App* command, RunFlags& f) {
   command->add_flag("--no-int8", f.no_int8,
                     "Quantized matmuls in f32 throughout, instead of on activations quantized to 8 bits with integer "
                     "dot products (the default on CPUs with AVX2 or VNNI)");
+  add_cache_type_option(*command, f.cache_type);
 }
 
 }  // namespace
