@@ -279,8 +279,17 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     order.push_back(c);
     order.push_back(e + "v");
     ref.reorder(order).parallel(e + "o").vectorize(e + "v");
-    // target.row_tile points of the first axis share each element read along the reduction.
-    tile_first_axis({c});
+    // target.row_tile points of the first axis share each element read along the reduction,
+    // and the reduction runs in unrolled copies, each with accumulators of its own, as many as
+    // half the registers hold with the row tile: with one, each step waited on the last FMA
+    // (a decode step's single query ran exactly that chain).
+    const int64_t copies = std::clamp<int64_t>(target.vector_registers / 2 / target.row_tile, 1, 4);
+    if (copies > 1) {
+      ref.split(c, c + "o", c + "u", Expr(copies), TailStrategy::GuardWithIf).unroll(c + "u").rfactor(c + "u");
+      tile_first_axis({c + "o", c + "u"});
+    } else {
+      tile_first_axis({c});
+    }
     return;
   }
   if (contraction && s.axes.size() == 2 && facts.row_interleave > 1) {
