@@ -40,7 +40,7 @@ Stmt tiled_nest() {
 TEST(ClipLoops, CausalRowsStoreExactlyTheirVisibleKeysAndOnlyTilesPassIt) {
   const Expr a = ir::var("a");
   const Expr visible = c <= s - n + a;  // query a sits at position s - n + a
-  const Stmt clipped = clip_loops(tiled_nest(), visible, {"n", "s"});
+  const Stmt clipped = clip_loops(tiled_nest(), visible);
   // The tile's keys end after its last row's; the remainder rows' after their own.
   const std::string text = ir::to_string(clipped);
   EXPECT_NE(text.find("for (c, 0, max(min(s, s - n + io * 4 + 4), 0))"), std::string::npos) << text;
@@ -81,7 +81,7 @@ TEST(ClipLoops, KeepsLoopsItCannotBound) {
       "c", Expr(int64_t{0}), s, ForKind::Serial,
       ir::For::make("io", Expr(int64_t{0}), n, ForKind::Serial,
                     ir::LetStmt::make("a", io * io, ir::Store::make("out", c, Expr(1.0)))));
-  EXPECT_EQ(ir::to_string(clip_loops(nest, c <= ir::var("a"), {"n", "s"})), ir::to_string(nest));
+  EXPECT_EQ(ir::to_string(clip_loops(nest, c <= ir::var("a"))), ir::to_string(nest));
 }
 
 TEST(SimplifyLets, DividesASplitIndexThroughItsLet) {

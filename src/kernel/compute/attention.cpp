@@ -61,8 +61,10 @@ ComputeDef attention(double scale, double softcap, bool causal, int64_t window, 
   def.stages = {score, logits, mx, l, p, out};
   if (visible.defined()) {
     // Scores of hidden keys are never read (the select above), and their probabilities are
-    // 0 in the weighted sum: both may skip them.
+    // 0 in the weighted sum: those, and the softmax's max and sum, may skip them.
     def.stages[0].predicate = visible;
+    def.stages[2].predicate = visible;  // max and sum: a hidden key's logit is -inf, its weight 0
+    def.stages[3].predicate = visible;
     def.stages[5].predicate = visible;
   }
   return def;

@@ -2,6 +2,8 @@
 
 #include <map>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "kernel/ir/equal.h"
@@ -86,7 +88,7 @@ std::optional<int64_t> coefficient(const Expr& e, const std::string& var) {
 
 class Clipper : public ir::IRMutator {
  public:
-  Clipper(std::vector<Expr> forms, std::set<std::string> sizes) : forms_(std::move(forms)), known_(std::move(sizes)) {}
+  explicit Clipper(std::vector<Expr> forms) : forms_(std::move(forms)) {}
 
   using ir::IRMutator::mutate;
 
@@ -108,10 +110,7 @@ class Clipper : public ir::IRMutator {
       inner.walk(op->body);
       for (const Expr& f : forms_) cut(op->var, inner, f, min, extent);
     }
-    const bool was_known = known_.count(op->var) > 0;
-    known_.insert(op->var);
     Stmt body = mutate(op->body);
-    if (!was_known) known_.erase(op->var);
     if (min.same_as(op->min) && extent.same_as(op->extent) && body.same_as(op->body)) return s;
     return ir::For::make(op->var, min, extent, op->for_kind, body, op->gpu_dim);
   }
@@ -127,7 +126,7 @@ class Clipper : public ir::IRMutator {
       std::map<std::string, Expr> values;
       for (const std::string& name : free_vars(f)) {
         auto it = inner.lets.find(name);
-        if (it != inner.lets.end() && it->second && known_.count(name) == 0) values[name] = *it->second;
+        if (it != inner.lets.end() && it->second) values[name] = *it->second;
       }
       if (values.empty()) break;
       f = ir::substitute(ir::substitute(f, values), lets_);
@@ -139,9 +138,10 @@ class Clipper : public ir::IRMutator {
     for (int round = 0; round < 4; ++round) {
       bool changed = false;
       for (const std::string& name : free_vars(g)) {
-        if (known_.count(name)) continue;
+        if (inner.lets.count(name)) return;  // an inner let with two definitions
         auto loop = inner.loops.find(name);
-        if (loop == inner.loops.end() || !loop->second) return;  // unknown range: no cut
+        if (loop == inner.loops.end()) continue;  // bound outside the loop: fixed while it runs
+        if (!loop->second) return;                // two ranges: no cut
         const std::optional<int64_t> beta = coefficient(g, name);
         if (!beta) return;
         const Range& r = *loop->second;
@@ -151,7 +151,7 @@ class Clipper : public ir::IRMutator {
       if (!changed) break;
     }
     for (const std::string& name : free_vars(g)) {
-      if (!known_.count(name)) return;
+      if (name == var || inner.lets.count(name) || inner.loops.count(name)) return;
     }
     const Expr end = min + extent;
     if (*alpha > 0) {
@@ -171,18 +171,17 @@ class Clipper : public ir::IRMutator {
   }
 
   std::vector<Expr> forms_;
-  std::set<std::string> known_;         // loops outside, and the size parameters
   std::map<std::string, Expr> lets_;  // lets outside, in terms of loop variables
 };
 
 }  // namespace
 
-Stmt clip_loops(const Stmt& body, const Expr& predicate, const std::set<std::string>& sizes) {
+Stmt clip_loops(const Stmt& body, const Expr& predicate) {
   if (!predicate.defined()) return body;
   std::vector<Expr> forms;
   nonnegative_forms(predicate, forms);
   if (forms.empty()) return body;
-  return Clipper(std::move(forms), sizes).mutate(body);
+  return Clipper(std::move(forms)).mutate(body);
 }
 
 }  // namespace kiln::kernel

@@ -76,7 +76,7 @@ LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
     kernel = kernel_for(def, *stage, roots, build_loop_nest(schedule, *stage, storage, options.shared_memory_bytes));
     after("loop_nest");
     if (stage->predicate.defined()) {
-      kernel.body = clip_loops(kernel.body, stage->predicate, {def.size_params.begin(), def.size_params.end()});
+      kernel.body = clip_loops(kernel.body, stage->predicate);
       after("clip_loops");
     }
     kernel.body = ir::simplify(kernel.body, sizes);

@@ -12,6 +12,7 @@
 #include "kernel/ir/evaluate.h"
 #include "kernel/ir/printer.h"
 #include "kernel/ir/simplify.h"
+#include "kernel/lower/clip_loops.h"
 
 namespace kiln::kernel {
 namespace nest {
@@ -219,7 +220,12 @@ Stmt KernelLowering::produce_at(const NestContext& consumer, const Stage& produc
   if (producer.reduce == ReduceKind::None) {
     return ir::Store::make(ctx.store_buffer, Expr(int64_t{0}), stage_value(ctx));
   }
-  return lower_nest(ctx, 0);
+  if (!producer.predicate.defined()) return lower_nest(ctx, 0);
+  // The points it may skip, in this nest's names: bound axes as the consumer's indices, its
+  // own (reduce) axes prefixed.
+  std::map<std::string, Expr> names = ctx.bound_axes;
+  for (const std::string& r : producer.reduce_axes) names[r] = ir::var(ctx.prefix + r);
+  return clip_loops(lower_nest(ctx, 0), ir::substitute(producer.predicate, names));
 }
 
 }  // namespace nest
