@@ -10,7 +10,10 @@
 
 namespace kiln {
 
-// True if quantize() can write this dtype: f32, f16, bf16, q8_0, q4_0, q4_1.
+// True if quantize() can write this dtype: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q4_K, q6_K.
+// (q4_K and q6_K round their group scales up, so that every value is within half a step of
+// its group; not llama.cpp's iterative fit of the scales, which trades that bound for a
+// smaller mean error.)
 bool can_quantize(DType dtype);
 
 // Quantizes src (a whole number of the dtype's blocks) into dst, which must hold exactly

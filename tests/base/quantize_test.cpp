@@ -70,14 +70,54 @@ double bound(DType dtype, const float* block) {
       const double d = (max - min) / 15;
       return d / 2 + 15 * (d * f16_rel + f16_min_step) + std::fabs(min) * f16_rel + f16_min_step;
     }
+    case DType::q5_0: {  // q - 16 in [-16, 15], d = amax / 16; the clamp at 31 costs up to one step
+      const double d = amax / 16;
+      return d + 16 * (d * f16_rel + f16_min_step);
+    }
     default: return 0;
   }
+}
+
+// The K formats: the worst error of each element of a 256-element block. kiln rounds each
+// group's scale (and q4_K's offset) up from an f16 super-scale, so an element is within half
+// of its group's step, which is at most the group's own step plus one super-scale unit.
+std::vector<double> k_bounds(DType dtype, const float* block) {
+  const double f16_rel = std::ldexp(1.0, -11), slack = std::ldexp(1.0, -20);
+  std::vector<double> limits(256);
+  if (dtype == DType::q4_K) {  // groups of 32: x = d * sc * q - dmin * m, q in [0, 15], sc, m < 64
+    double offset[8], range[8], top_offset = 0;
+    for (int g = 0; g < 8; ++g) {
+      double lo = 0, hi = 0;
+      for (int l = 0; l < 32; ++l) lo = std::min(lo, double(block[32 * g + l])), hi = std::max(hi, double(block[32 * g + l]));
+      offset[g] = -lo;
+      range[g] = hi - lo;
+      top_offset = std::max(top_offset, offset[g]);
+    }
+    const double dmin = top_offset / 63 * (1 + f16_rel);
+    double top = 0;
+    for (int g = 0; g < 8; ++g) top = std::max(top, range[g] + dmin);
+    const double d = top / 15 / 63 * (1 + f16_rel);
+    for (int j = 0; j < 256; ++j) {
+      const int g = j / 32;
+      limits[j] = 0.5 * ((range[g] + dmin) / 15 + d) + (top_offset + top) * slack + std::ldexp(1.0, -24);
+    }
+  } else {  // q6_K, groups of 16: x = d * sc * (q - 32), q - 32 in [-32, 31], |sc| < 128
+    double amax[16], top = 0;
+    for (int s = 0; s < 16; ++s) {
+      amax[s] = 0;
+      for (int l = 0; l < 16; ++l) amax[s] = std::max(amax[s], std::fabs(double(block[16 * s + l])));
+      top = std::max(top, amax[s]);
+    }
+    const double d = top / 31 / 127 * (1 + f16_rel);
+    for (int j = 0; j < 256; ++j) limits[j] = 0.5 * (amax[j / 16] / 31 + d) + top * slack + std::ldexp(1.0, -24);
+  }
+  return limits;
 }
 
 TEST(Quantize, BlockFormatsComeBackWithinTheirRoundingBound) {
   std::mt19937_64 rng(seed());
   const std::vector<float> x = random_blocks(rng, 512);
-  for (DType dtype : {DType::q8_0, DType::q4_0, DType::q4_1}) {
+  for (DType dtype : {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0}) {
     const std::vector<float> y = round_trip(dtype, x);
     for (size_t i = 0; i < x.size(); ++i) {
       const double limit = bound(dtype, &x[i / 32 * 32]);
@@ -85,6 +125,34 @@ TEST(Quantize, BlockFormatsComeBackWithinTheirRoundingBound) {
           << dtype_name(dtype) << " element " << i << ": " << x[i] << " -> " << y[i] << " (seed " << seed() << ")";
     }
   }
+}
+
+TEST(Quantize, KFormatsComeBackWithinHalfTheirGroupsStep) {
+  std::mt19937_64 rng(seed() + 1);
+  // Groups of every magnitude in one block (the super-scale must serve them all), and blocks
+  // of one magnitude with signs mixed, all positive and all negative.
+  std::vector<float> x = random_blocks(rng, 256);
+  std::uniform_real_distribution<float> unit(-1, 1);
+  for (int b = 0; b < 8; ++b) {
+    for (int j = 0; j < 256; ++j) {
+      const float v = unit(rng) * 3.0f;
+      x.push_back(b % 3 == 0 ? v : b % 3 == 1 ? std::fabs(v) : -std::fabs(v));
+    }
+  }
+  for (DType dtype : {DType::q4_K, DType::q6_K}) {
+    const std::vector<float> y = round_trip(dtype, x);
+    for (size_t b = 0; b < x.size() / 256; ++b) {
+      const std::vector<double> limits = k_bounds(dtype, &x[b * 256]);
+      for (size_t j = 0; j < 256; ++j) {
+        const size_t i = b * 256 + j;
+        ASSERT_LE(std::fabs(double(x[i]) - y[i]), limits[j])
+            << dtype_name(dtype) << " element " << i << ": " << x[i] << " -> " << y[i] << " (seed " << seed() << ")";
+      }
+    }
+  }
+  std::vector<float> zeros(256, 0.0f);
+  EXPECT_EQ(round_trip(DType::q4_K, zeros), zeros);
+  EXPECT_EQ(round_trip(DType::q6_K, zeros), zeros);
 }
 
 TEST(Quantize, HalfFormatsRoundToNearest) {
@@ -119,8 +187,9 @@ TEST(Quantize, RefusesWhatItCannotWrite) {
   EXPECT_THROW(quantize(DType::q8_0, x, out), UserError);  // not whole blocks
   std::vector<float> y(32, 1.0f);
   EXPECT_THROW(quantize(DType::q8_0, y, std::span<uint8_t>(out.data(), 33)), UserError);  // wrong size
-  EXPECT_THROW(quantize(DType::q4_K, y, out), UserError);
-  EXPECT_FALSE(can_quantize(DType::q6_K));
+  EXPECT_THROW(quantize(DType::q3_K, y, out), UserError);
+  EXPECT_FALSE(can_quantize(DType::q2_K));
+  EXPECT_TRUE(can_quantize(DType::q6_K));
   EXPECT_TRUE(can_quantize(DType::q4_1));
 }
 

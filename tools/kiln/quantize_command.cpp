@@ -1,15 +1,20 @@
 // `kiln quantize IN OUT TYPE`: a GGUF model written again with its weight matrices in another
 // format, so one model can be compared in several (with `kiln bench`, `bench/compare_llama_cpp.py`).
 // As llama.cpp's quantizer does, matrices (2 or more dimensions) take the new type and 1-D
-// tensors (norms, biases) stay float32; a matrix whose rows are not whole blocks of the type
-// keeps its own; and below 8 bits the output projection (output.weight, or token_embd.weight
-// where the model ties the two) takes q8_0, since every logit goes through it. Any type kiln can read is an input; the metadata is copied, with
-// general.file_type set to the new type's.
+// tensors (norms, biases) stay float32; below 8 bits the output projection (output.weight, or
+// token_embd.weight where the model ties the two) takes q8_0, since every logit goes through
+// it; rows that are not whole 256-element blocks fall back from q4_K to q5_0 and from q6_K to
+// q8_0, and other rows that are not whole blocks keep their type. `q4_K_M` is llama.cpp's mix of
+// that name: q6_K for the output projection and for attn_v and ffn_down in the layers that
+// keep more bits, q4_K for the rest. Any type kiln can read is an input; the metadata is
+// copied, with general.file_type set to llama.cpp's number for the new type.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,33 +37,76 @@ struct QuantizeFlags {
   std::string type;
 };
 
-// llama.cpp's general.file_type for a file whose matrices are all of `dtype`.
-uint32_t llama_file_type(DType dtype) {
-  switch (dtype) {
-    case DType::f32: return 0;
-    case DType::f16: return 1;
-    case DType::q4_0: return 2;
-    case DType::q4_1: return 3;
-    case DType::q8_0: return 7;
-    case DType::bf16: return 32;
-    default: break;
-  }
-  internal_error_at(__FILE__, __LINE__, fmt::format("no file type for {}", dtype_name(dtype)));
-}
+// What `kiln quantize` writes: one type for every matrix, or llama.cpp's q4_K_M mix.
+struct Recipe {
+  DType matrices;
+  bool q4_K_M = false;
+  uint32_t file_type;  // llama.cpp's general.file_type
+};
+
+constexpr DType kWritable[] = {DType::f32,  DType::f16,  DType::bf16, DType::q8_0, DType::q4_0,
+                               DType::q4_1, DType::q5_0, DType::q4_K, DType::q6_K};
 
 std::string supported_types() {
   std::string list;
-  for (DType d : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1}) {
-    list += (list.empty() ? "" : ", ") + std::string(dtype_name(d));
+  for (DType d : kWritable) list += (list.empty() ? "" : ", ") + std::string(dtype_name(d));
+  return list + ", q4_K_M";
+}
+
+std::optional<Recipe> recipe_for(const std::string& name) {
+  if (name == "q4_K_M" || name == "Q4_K_M" || name == "q4_k_m") return Recipe{DType::q4_K, true, 15};
+  const std::optional<DType> dtype = dtype_from_name(name);
+  if (!dtype) return std::nullopt;
+  switch (*dtype) {
+    case DType::f32: return Recipe{*dtype, false, 0};
+    case DType::f16: return Recipe{*dtype, false, 1};
+    case DType::q4_0: return Recipe{*dtype, false, 2};
+    case DType::q4_1: return Recipe{*dtype, false, 3};
+    case DType::q8_0: return Recipe{*dtype, false, 7};
+    case DType::q5_0: return Recipe{*dtype, false, 8};
+    case DType::q4_K: return Recipe{*dtype, false, 14};
+    case DType::q6_K: return Recipe{*dtype, false, 18};
+    case DType::bf16: return Recipe{*dtype, false, 32};
+    default: return Recipe{*dtype, false, 0};
   }
-  return list;
+}
+
+// The layer of a "blk.N." tensor, or -1.
+int layer_of(const std::string& name) {
+  if (name.rfind("blk.", 0) != 0) return -1;
+  return std::atoi(name.c_str() + 4);
+}
+
+// llama.cpp's choice of layers that keep more bits in its _M mixes: the first and last
+// eighth, and every third between.
+bool more_bits(int layer, int layers) {
+  return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+}
+
+// The type of one matrix under `recipe`. Rows that are not whole 256-element blocks fall back
+// as llama.cpp's do (q4_K to q5_0, q6_K to q8_0); other rows that are not whole blocks keep
+// their type (`keep`).
+DType matrix_type(const Recipe& recipe, const std::string& name, bool output_projection, int layers, int64_t row,
+                  DType keep) {
+  DType type = recipe.matrices;
+  if (recipe.q4_K_M) {
+    const bool value_or_down = name.find("attn_v.weight") != std::string::npos || name.find("ffn_down.weight") != std::string::npos;
+    if (output_projection || (value_or_down && more_bits(layer_of(name), layers))) type = DType::q6_K;
+  } else if (output_projection && dtype_info(type).block_size > 1 && type != DType::q8_0 && type != DType::q6_K) {
+    type = DType::q8_0;  // every logit goes through it
+  }
+  if (row % dtype_info(type).block_size != 0) {
+    if (type == DType::q4_K) type = DType::q5_0;
+    if (type == DType::q6_K) type = DType::q8_0;
+  }
+  return row % dtype_info(type).block_size == 0 ? type : keep;
 }
 
 void run_quantize(const QuantizeFlags& flags) {
-  const std::optional<DType> target = dtype_from_name(flags.type);
-  if (!target) user_error("unknown type '{}'; kiln quantize writes {}", flags.type, supported_types());
-  if (!can_quantize(*target)) {
-    user_error("kiln quantize cannot write {} yet; it writes {}", dtype_name(*target), supported_types());
+  const std::optional<Recipe> recipe = recipe_for(flags.type);
+  if (!recipe) user_error("unknown type '{}'; kiln quantize writes {}", flags.type, supported_types());
+  if (!can_quantize(recipe->matrices)) {
+    user_error("kiln quantize cannot write {} yet; it writes {}", dtype_name(recipe->matrices), supported_types());
   }
   std::error_code error;
   if (std::filesystem::equivalent(flags.input, flags.output, error)) {
@@ -70,8 +118,10 @@ void run_quantize(const QuantizeFlags& flags) {
     if (kv.key == "general.file_type" || kv.key == "general.quantization_version") continue;
     writer.set(kv.key, kv.value);
   }
-  writer.set("general.file_type", gguf::Value{llama_file_type(*target)});
-  if (dtype_info(*target).block_size > 1) writer.set("general.quantization_version", gguf::Value{uint32_t{2}});
+  writer.set("general.file_type", gguf::Value{recipe->file_type});
+  if (dtype_info(recipe->matrices).block_size > 1) writer.set("general.quantization_version", gguf::Value{uint32_t{2}});
+  const std::string arch = file.get_string_or("general.architecture", "llama");
+  const int layers = file.find(arch + ".block_count") ? static_cast<int>(file.get_int(arch + ".block_count")) : 0;
 
   const bool show_progress = isatty(STDERR_FILENO);
   const bool separate_output = file.find_tensor("output.weight") != nullptr;  // else token_embd is the output too
@@ -82,10 +132,10 @@ void run_quantize(const QuantizeFlags& flags) {
     const gguf::TensorInfo& t = file.tensors()[i];
     if (show_progress) fmt::print(stderr, "\r\033[Kquantizing {}/{} {}", i + 1, total, t.name);
     const bool matrix = t.shape.size() >= 2;
-    DType out_type = matrix ? *target : DType::f32;
     const bool output_projection = t.name == "output.weight" || (t.name == "token_embd.weight" && !separate_output);
-    if (matrix && output_projection && dtype_info(*target).block_size > 1 && *target != DType::q8_0) out_type = DType::q8_0;
-    if (matrix && t.shape[0] % dtype_info(*target).block_size != 0) out_type = t.dtype;  // rows not whole blocks
+    const DType out_type =
+        matrix ? matrix_type(*recipe, t.name, output_projection, layers, static_cast<int64_t>(t.shape[0]), t.dtype)
+               : DType::f32;
     const std::span<const uint8_t> data = file.tensor_data(t);
     if (out_type == t.dtype) {
       writer.add_tensor(t.name, t.dtype, t.shape, data);
