@@ -61,6 +61,7 @@ class GraphProgram {
     double seconds = 0;
   };
   void set_profiling(bool on) { executable_->set_profiling(on); }
+  void reset_profile() { executable_->reset_profile(); }
   std::vector<OpTime> profile() const;
 
   // The weights whose rows the kernels read interleaved, by name: their bytes must be bound in

@@ -193,4 +193,10 @@ void Executable::run(Device& device, std::span<Buffer* const> leaves, std::span<
   }
 }
 
+void Executable::reset_profile() {
+  for (KernelTime& t : times_) t = KernelTime{};
+  host_seconds_ = 0;
+  runs_ = 0;
+}
+
 }  // namespace kiln::runtime

@@ -78,6 +78,8 @@ class Executable {
 
   // Launches and time per kernel since profiling was switched on (launch to finish).
   void set_profiling(bool on) { profiling_ = on; }
+  // Zeroes the times, host time and run count (profiling stays as it is).
+  void reset_profile();
   struct KernelTime {
     int64_t launches = 0;
     double seconds = 0;

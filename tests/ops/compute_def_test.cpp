@@ -88,7 +88,9 @@ TEST(ComputeDefPrint, SlidingWindowAttention) {
     needed where c <= s - t + a && c > s - t + a - 4
   logit(a < t, b < h, c < s) = select(c <= s - t + a && c > s - t + a - 4, score(a, b, c) * 0.125f, f32(-inf))
   mx(a < t, b < h) = max[c < s] logit(a, b, c)
+    needed where c <= s - t + a && c > s - t + a - 4
   l(a < t, b < h) = sum[c < s] exp(logit(a, b, c) - mx(a, b))
+    needed where c <= s - t + a && c > s - t + a - 4
   p(a < t, b < h, c < s) = exp(logit(a, b, c) - mx(a, b)) / l(a, b)
   out(a < t, b < h, e < d) = sum[c < s] p(a, b, c) * v(c, b / (h / kh), e)
     needed where c <= s - t + a && c > s - t + a - 4

@@ -23,6 +23,7 @@
 #include "base/model_folder.h"
 #include "cache_type.h"
 #include "commands.h"
+#include "profile_report.h"
 #include "human_format.h"
 #include "engine/model_runner.h"
 #include "runtime/device.h"
@@ -44,6 +45,7 @@ struct BenchFlags {
   uint64_t seed = 1234;
   bool no_int8 = false;
   std::string cache_type = "f16";
+  bool profile = false;
 };
 
 struct Result {
@@ -143,11 +145,16 @@ void bench_model(const BenchFlags& flags, const std::string& path, int threads, 
       r.tokens = tokens;
       r.prompt = prompt;
       const std::vector<int32_t> input = random_tokens(tokens);
+      compiler::GraphProgram& program = model.program();
       for (int rep = 0; rep <= flags.repetitions; ++rep) {  // the first run warms up, untimed
         if (show_progress) {
           fmt::print(stderr, "\r\033[Kbench: {} t={} {} {}/{}", r.model, thread_count, r.test, rep, flags.repetitions);
         }
         fill_context();
+        if (flags.profile && rep > 0) {
+          if (rep == 1) program.reset_profile();
+          program.set_profiling(true);
+        }
         const auto start = Clock::now();
         if (prompt) {
           model.forward(input);
@@ -156,6 +163,11 @@ void bench_model(const BenchFlags& flags, const std::string& path, int threads, 
         }
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
         if (rep > 0) r.seconds.push_back(seconds);
+        if (flags.profile) program.set_profiling(false);  // the next context fill is not the test's
+      }
+      if (flags.profile) {
+        if (show_progress) fmt::print(stderr, "\r\033[K");
+        print_profile(program, fmt::format("{} t={} {} ({} timed runs)", r.model, thread_count, r.test, flags.repetitions));
       }
       results.push_back(std::move(r));
     }
@@ -241,6 +253,9 @@ void add_bench_command(CLI::App& app) {
   command->add_flag("--no-int8", flags->no_int8, "Quantized matmuls in f32 throughout (default: 8-bit activations with "
                     "integer dot products on CPUs with AVX2 or VNNI)");
   add_cache_type_option(*command, flags->cache_type);
+  command->add_flag("--profile", flags->profile,
+                    "After each test, the time its timed runs spent in each kernel (stderr; the context fill "
+                    "excluded)");
   command->callback([flags] { run_bench(*flags); });
 }
 

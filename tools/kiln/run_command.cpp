@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/model_folder.h"
 #include "cache_type.h"
+#include "profile_report.h"
 #include "commands.h"
 #include "engine/session.h"
 
@@ -81,24 +82,6 @@ void print_timings(engine::Session& session) {
              session.device().name());
 }
 
-// --profile: where the steps' time went, by kernel (prompt and generation together).
-void print_profile(engine::Session& session) {
-  const auto times = session.model().program().profile();
-  double total = 0;
-  for (const auto& t : times) total += t.seconds;
-  const runtime::Executable& ex = session.model().program().executable();
-  const double host = ex.host_seconds();
-  const int64_t steps = std::max<int64_t>(ex.runs(), 1);
-  fmt::print(stderr, "kiln: profile, {:.3f} s in kernels; host work between them {:.3f} ms per step ({:.1f}% of {} steps)\n",
-             total, 1e3 * host / static_cast<double>(steps), total + host > 0 ? 100 * host / (total + host) : 0.0,
-             ex.runs());
-  fmt::print(stderr, "  {:>8} {:>6} {:>9}  kernel\n", "ms", "%", "launches");
-  for (const auto& t : times) {
-    fmt::print(stderr, "  {:8.1f} {:6.1f} {:9}  {}\n", t.seconds * 1e3, total > 0 ? 100 * t.seconds / total : 0.0,
-               t.launches, t.name);
-  }
-}
-
 void run(const RunFlags& flags) {
   std::unique_ptr<engine::Session> session = open_session(flags);
   std::vector<int32_t> prompt;
@@ -116,7 +99,7 @@ void run(const RunFlags& flags) {
   // On a terminal the answer ends its line; in a pipe stdout is exactly the generated text.
   if (isatty(STDOUT_FILENO)) std::fputc('\n', stdout);
   print_timings(*session);
-  if (flags.profile) print_profile(*session);
+  if (flags.profile) print_profile(session->model().program());
 }
 
 void chat(const RunFlags& flags) {
@@ -153,7 +136,7 @@ void chat(const RunFlags& flags) {
     messages.push_back({"assistant", g.text});
   }
   print_timings(*session);
-  if (flags.profile) print_profile(*session);
+  if (flags.profile) print_profile(session->model().program());
 }
 
 void add_common_options(CLI::App* command, RunFlags& f) {

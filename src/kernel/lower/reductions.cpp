@@ -63,11 +63,18 @@ Stmt KernelLowering::lower_accumulated_reduction(NestContext& ctx, size_t pos, c
   // The index of the accumulator at the tile's current point and rfactor point `lane_value`
   // (lane_dims flattened; null: the rfactor loops' own variables).
   const auto index_of = [&](const NestContext& c, const Expr* lane_value) {
-    if (lanes_innermost && lane_value != nullptr) {
+    if (lanes_innermost) {
       // point * lanes + lane, as the vectorized loops over lanes need it.
       Expr point = Expr(int64_t{0});
       for (size_t t : tile) point = point * ctx.loops[t].extent + named(c, ctx.loops[t].var);
-      return ir::simplify(point * Expr(lanes) + *lane_value);
+      point = ir::simplify(point);
+      if (lanes == 1) return point;
+      if (lane_value != nullptr) return point * Expr(lanes) + *lane_value;
+      Expr lane_index = named(c, ctx.loops[lane_dims[0]].var);
+      for (size_t k = 1; k < lane_dims.size(); ++k) {
+        lane_index = lane_index * ctx.loops[lane_dims[k]].extent + named(c, ctx.loops[lane_dims[k]].var);
+      }
+      return point * Expr(lanes) + lane_index;
     }
     Expr index = Expr(int64_t{0});
     int64_t stride = lanes;
