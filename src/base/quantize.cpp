@@ -21,6 +21,19 @@ void store_nibbles(uint8_t* qs, const int* q) {
   for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(q[j] | q[j + 16] << 4);
 }
 
+// The element of a 32-element block with the largest magnitude, its sign kept (the first of
+// equal ones): q4_0 and q5_0 map it to their most negative step.
+float largest_magnitude(const float* x) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < 32; ++j) {
+    if (std::fabs(x[j]) > amax) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
 // q8_0, 34 bytes: f16 d = amax / 127, i8 q = round(x / d).
 void q8_0_block(const float* x, uint8_t* out) {
   float amax = 0;
@@ -34,14 +47,7 @@ void q8_0_block(const float* x, uint8_t* out) {
 // q4_0, 18 bytes: the element of largest magnitude, sign kept, maps to -8: d = max / -8,
 // q = x / d + 8 rounded, at most 15.
 void q4_0_block(const float* x, uint8_t* out) {
-  float amax = 0, max = 0;
-  for (int j = 0; j < 32; ++j) {
-    if (std::fabs(x[j]) > amax) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
-  const float d = max / -8.0f;
+  const float d = largest_magnitude(x) / -8.0f;
   const float id = d != 0 ? 1.0f / d : 0.0f;
   store_f16(out, d);
   int q[32];
@@ -71,14 +77,7 @@ float as_f16(float value) { return f16_to_f32(f32_to_f16(value)); }
 // q5_0, 22 bytes: as q4_0 with 5 bits: d = max / -16, q = x / d + 16 rounded, at most 31;
 // the fifth bits in a u32 (bit j for element j), the low 4 in nibbles as q4_0's.
 void q5_0_block(const float* x, uint8_t* out) {
-  float amax = 0, max = 0;
-  for (int j = 0; j < 32; ++j) {
-    if (std::fabs(x[j]) > amax) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
-  const float d = max / -16.0f;
+  const float d = largest_magnitude(x) / -16.0f;
   const float id = d != 0 ? 1.0f / d : 0.0f;
   store_f16(out, d);
   int q[32];
