@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <cstdint>
 #include <numeric>
@@ -214,6 +215,117 @@ TEST(LlvmCpu, IntegerOps) {
       EXPECT_TRUE(all_equal(outputs[k], want)) << cases[k].name;
     }
   }
+}
+
+// Chains of byte dot products, acc + dot(a1, b1) + ... + dot(a8, b8), whose a bytes the IR
+// bounds by a mask: AVX2 adds the pair sums of 4-bit (and 5-bit) bytes in i16 before widening
+// them, which must stay exact at the extremes (every a byte at its largest, every b byte -128).
+Expr i32(int64_t value) { return IntImm::make(Type::i32(), value); }
+
+// i32 lanes like `like`'s (the elementwise remainder is scalar).
+Expr splat(int64_t value, const Expr& like) {
+  const int lanes = like.type().lanes;
+  return lanes == 1 ? i32(value) : Broadcast::make(i32(value), lanes);
+}
+
+Expr byte_dot_chain(const std::function<Expr(int)>& word_a, const std::function<Expr(int)>& word_b, int words) {
+  Expr acc = splat(0, word_b(0));
+  for (int g = 0; g < words; ++g) acc = call(Intrinsic::DotU8S8, {acc, word_a(g), word_b(g)});
+  return acc;
+}
+
+int64_t byte_dot_reference(uint32_t a, uint32_t b) {
+  int64_t sum = 0;
+  for (int q = 0; q < 4; ++q) sum += int64_t((a >> (8 * q)) & 0xff) * int64_t(int8_t((b >> (8 * q)) & 0xff));
+  return sum;
+}
+
+Kernel byte_dot_chains_kernel() {
+  const Expr n = var("n");
+  const Stmt body = elementwise(n, 8, [&](Expr i) {
+    const auto a = [&](int g) { return load(Type::i32(), "a", i + n * int64_t{g}); };
+    const std::function<Expr(int)> b = [&](int g) { return load(Type::i32(), "b", i + n * int64_t{g}); };
+    const auto masked = [&](int g, int64_t mask) {
+      return a(g) >> splat(4 * (g % 2), i) & splat(mask, i);
+    };
+    return Block::make(std::vector<Stmt>{
+        store("nibbles", i, byte_dot_chain([&](int g) { return masked(g, 0x0f0f0f0f); }, b, 8)),
+        store("fives", i, byte_dot_chain([&](int g) { return masked(g, 0x1f1f1f1f); }, b, 8)),
+        store("sevens", i, byte_dot_chain([&](int g) { return masked(g, 0x7f7f7f7f); }, b, 8)),
+        store("ones", i, byte_dot_chain([&](int) { return splat(0x01010101, i); }, b, 8)),
+    });
+  });
+  return make_kernel("byte_dot_chains", {{"a", Type::i32()}, {"b", Type::i32()}, {"nibbles", Type::i32(), true},
+                                         {"fives", Type::i32(), true}, {"sevens", Type::i32(), true},
+                                         {"ones", Type::i32(), true}},
+                     {"n"}, body);
+}
+
+TEST(LlvmCpu, ByteDotChainsExactAtTheirBounds) {
+  auto loaded = compile_and_load(byte_dot_chains_kernel());
+  const uint64_t seed = fresh_seed();
+  SCOPED_TRACE(seed_note(seed));
+  std::mt19937_64 rng(seed);
+  for (int64_t n : kSizes) {
+    SCOPED_TRACE("n = " + std::to_string(n));
+    auto a = random_ints<uint32_t>(rng, 8 * n, 0, UINT32_MAX);
+    auto b = random_ints<uint32_t>(rng, 8 * n, 0, UINT32_MAX);
+    // Every third element at the extremes in all its words: the largest sums in magnitude.
+    for (int64_t i = 0; i < n; i += 3) {
+      for (int64_t g = 0; g < 8; ++g) {
+        a[static_cast<size_t>(g * n + i)] = 0xffffffffu;
+        b[static_cast<size_t>(g * n + i)] = 0x80808080u;
+      }
+    }
+    std::vector<std::vector<int32_t>> got(4, poisoned<int32_t>(n));
+    launch(*loaded, {bytes_of(a), bytes_of(b), bytes_of(got[0]), bytes_of(got[1]), bytes_of(got[2]), bytes_of(got[3])},
+           {n});
+    const uint32_t masks[] = {0x0f0f0f0f, 0x1f1f1f1f, 0x7f7f7f7f};
+    std::vector<std::vector<int32_t>> want(4, std::vector<int32_t>(static_cast<size_t>(n)));
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t sums[4] = {0, 0, 0, 0};
+      for (int64_t g = 0; g < 8; ++g) {
+        // The IR's >> on i32 is arithmetic.
+        const auto word_a = static_cast<uint32_t>(static_cast<int32_t>(a[static_cast<size_t>(g * n + i)]) >> (4 * (g % 2)));
+        const uint32_t word_b = b[static_cast<size_t>(g * n + i)];
+        for (int k = 0; k < 3; ++k) sums[k] += byte_dot_reference(word_a & masks[k], word_b);
+        sums[3] += byte_dot_reference(0x01010101, word_b);
+      }
+      for (int k = 0; k < 4; ++k) want[static_cast<size_t>(k)][static_cast<size_t>(i)] = static_cast<int32_t>(sums[k]);
+    }
+    const char* names[] = {"nibbles", "fives", "sevens", "ones"};
+    for (int k = 0; k < 4; ++k) EXPECT_TRUE(all_equal(got[static_cast<size_t>(k)], want[static_cast<size_t>(k)])) << names[k];
+  }
+}
+
+// Without a byte dot product into i32 (AVX2), 4-bit chains of 8 are added in i16 and widened
+// once (one vpmaddwd for 8 vpmaddubsw); with one (AVX-512 VNNI) each term is a vpdpbusd.
+TEST(LlvmCpu, ByteDotChainsWidenOncePerRunOnAvx2) {
+  const auto count = [](const std::string& text, const std::string& what) {
+    int64_t found = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++found;
+    return found;
+  };
+  // Only whole vectors (no scalar remainder, which LLVM may turn into vpmaddwd of its own).
+  const Expr n = var("n");
+  const auto vectors = [&](const std::function<Stmt(Expr)>& body) {
+    return For::make("v", i64(0), n / 8, ForKind::Parallel, body(ramp(var("v") * 8, 1, 8)));
+  };
+  const Stmt body = vectors([&](Expr i) {
+    const std::function<Expr(int)> a = [&](int g) {
+      return load(Type::i32(), "a", i + n * int64_t{g}) >> splat(4 * (g % 2), i) & splat(0x0f0f0f0f, i);
+    };
+    const std::function<Expr(int)> b = [&](int g) { return load(Type::i32(), "b", i + n * int64_t{g}); };
+    return store("out", i, byte_dot_chain(a, b, 8));
+  });
+  const Kernel kernel = make_kernel("nibble_dot_chain", {{"a", Type::i32()}, {"b", Type::i32()}, {"out", Type::i32(), true}},
+                                    {"n"}, body);
+  const std::string avx2 = codegen::emit_host_assembly(kernel, {.cpu = "haswell"});
+  EXPECT_EQ(count(avx2, "vpmaddubsw"), 8) << avx2;
+  EXPECT_EQ(count(avx2, "vpmaddwd"), 1) << avx2;
+  const std::string vnni = codegen::emit_host_assembly(kernel, {.cpu = "znver4"});
+  EXPECT_EQ(count(vnni, "vpdpbusd"), 8) << vnni;
+  EXPECT_EQ(count(vnni, "vpmaddubsw"), 0) << vnni;
 }
 
 TEST(LlvmCpu, Casts) {

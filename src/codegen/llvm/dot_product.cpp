@@ -1,5 +1,6 @@
 #include "codegen/llvm/dot_product.h"
 
+#include <algorithm>
 #include <vector>
 
 #include <llvm/IR/Intrinsics.h>
@@ -50,14 +51,42 @@ llvm::Value* widened_dot(llvm::IRBuilder<>& builder, bool a_signed, llvm::Value*
   return sum;
 }
 
+bool has_vnni(const llvm::MCSubtargetInfo* subtarget, int lanes) {
+  return (has(subtarget, "+avx512vnni") && (lanes == 16 || has(subtarget, "+avx512vl"))) ||
+         (has(subtarget, "+avxvnni") && lanes != 16);
+}
+
+bool has_madd(const llvm::MCSubtargetInfo* subtarget, int lanes) {
+  return (lanes == 4 && has(subtarget, "+ssse3")) || (lanes == 8 && has(subtarget, "+avx2")) ||
+         (lanes == 16 && has(subtarget, "+avx512bw"));
+}
+
+llvm::Intrinsic::ID byte_pairs_to_i16(int lanes) {
+  return lanes == 4 ? llvm::Intrinsic::x86_ssse3_pmadd_ub_sw_128
+         : lanes == 8 ? llvm::Intrinsic::x86_avx2_pmadd_ub_sw
+                      : llvm::Intrinsic::x86_avx512_pmaddubs_w_512;
+}
+
+llvm::Intrinsic::ID i16_pairs_to_i32(int lanes) {
+  return lanes == 4 ? llvm::Intrinsic::x86_sse2_pmadd_wd
+         : lanes == 8 ? llvm::Intrinsic::x86_avx2_pmadd_wd
+                      : llvm::Intrinsic::x86_avx512_pmaddw_d_512;
+}
+
+// acc + the i16 pair sums `sums16` added in pairs to i32 (pmaddwd by ones).
+llvm::Value* widen_pairs_onto(llvm::IRBuilder<>& builder, llvm::Value* acc, llvm::Value* sums16, int lanes) {
+  llvm::Value* ones = llvm::ConstantInt::get(sums16->getType(), 1);
+  llvm::Value* sums32 =
+      builder.CreateBitCast(call_intrinsic(builder, i16_pairs_to_i32(lanes), {sums16, ones}), i32_lanes(builder, lanes));
+  return builder.CreateAdd(acc, sums32);
+}
+
 }  // namespace
 
 llvm::Value* emit_dot_product(llvm::IRBuilder<>& builder, const llvm::MCSubtargetInfo* subtarget, ir::Intrinsic op,
                               llvm::Value* acc, llvm::Value* a, llvm::Value* b, int lanes) {
-  const bool vnni = (has(subtarget, "+avx512vnni") && (lanes == 16 || has(subtarget, "+avx512vl"))) ||
-                    (has(subtarget, "+avxvnni") && lanes != 16);
-  const bool madd = (lanes == 4 && has(subtarget, "+ssse3")) || (lanes == 8 && has(subtarget, "+avx2")) ||
-                    (lanes == 16 && has(subtarget, "+avx512bw"));
+  const bool vnni = has_vnni(subtarget, lanes);
+  const bool madd = has_madd(subtarget, lanes);
   if (lanes == 1 || (!(vnni && (lanes == 4 || lanes == 8 || lanes == 16)) && !madd)) {
     return widened_dot(builder, op == ir::Intrinsic::DotS8S8, acc, a, b, lanes);
   }
@@ -86,16 +115,33 @@ llvm::Value* emit_dot_product(llvm::IRBuilder<>& builder, const llvm::MCSubtarge
   // pmaddubsw sums byte products in pairs into i16, saturating; exact here, as a pair is at most
   // 2 * 127 * 128 = 32512 in magnitude (a's bytes at most 127 for DotU8S8; |a| at most 128
   // and b above -128 for DotS8S8). pmaddwd by ones sums the pairs to i32.
-  const llvm::Intrinsic::ID pairs = lanes == 4   ? llvm::Intrinsic::x86_ssse3_pmadd_ub_sw_128
-                                    : lanes == 8 ? llvm::Intrinsic::x86_avx2_pmadd_ub_sw
-                                                 : llvm::Intrinsic::x86_avx512_pmaddubs_w_512;
-  const llvm::Intrinsic::ID quads = lanes == 4   ? llvm::Intrinsic::x86_sse2_pmadd_wd
-                                    : lanes == 8 ? llvm::Intrinsic::x86_avx2_pmadd_wd
-                                                 : llvm::Intrinsic::x86_avx512_pmaddw_d_512;
-  llvm::Value* sums16 = call_intrinsic(builder, pairs, {a, b});
-  llvm::Value* ones = llvm::ConstantInt::get(sums16->getType(), 1);
-  llvm::Value* sums32 = builder.CreateBitCast(call_intrinsic(builder, quads, {sums16, ones}), i32_lanes(builder, lanes));
-  return builder.CreateAdd(acc, sums32);
+  return widen_pairs_onto(builder, acc, call_intrinsic(builder, byte_pairs_to_i16(lanes), {a, b}), lanes);
+}
+
+llvm::Value* emit_dot_chain(llvm::IRBuilder<>& builder, const llvm::MCSubtargetInfo* subtarget, llvm::Value* acc,
+                            const std::vector<DotTerm>& terms, int lanes) {
+  if (lanes == 1 || has_vnni(subtarget, lanes) || !has_madd(subtarget, lanes)) {
+    for (const DotTerm& t : terms) acc = emit_dot_product(builder, subtarget, ir::Intrinsic::DotU8S8, acc, t.a, t.b, lanes);
+    return acc;
+  }
+  // A pair of products is at most 2 * a_max * 128 in magnitude (b's bytes down to -128), and a's
+  // bytes are at most 127 (DotU8S8's licence) whatever the IR proves.
+  constexpr int64_t kI16Max = 32767;
+  llvm::Value* run = nullptr;
+  int64_t run_bound = 0;
+  for (const DotTerm& t : terms) {
+    const int64_t bound = 2 * std::min<int64_t>(t.a_max, 127) * 128;
+    llvm::Value* pairs = call_intrinsic(builder, byte_pairs_to_i16(lanes), {t.a, t.b});
+    if (run != nullptr && run_bound + bound <= kI16Max) {
+      run = builder.CreateAdd(run, pairs);
+      run_bound += bound;
+      continue;
+    }
+    if (run != nullptr) acc = widen_pairs_onto(builder, acc, run, lanes);
+    run = pairs;
+    run_bound = bound;
+  }
+  return run != nullptr ? widen_pairs_onto(builder, acc, run, lanes) : acc;
 }
 
 }  // namespace kiln::codegen

@@ -1,6 +1,7 @@
 #include "codegen/llvm/ir_to_llvm.h"
 
 #include "codegen/llvm/dot_product.h"
+#include "kernel/ir/possible_bits.h"
 
 #include <algorithm>
 #include <limits>
@@ -442,13 +443,13 @@ void LlvmEmitter::emit_store(const ir::Store& op) {
 }
 
 llvm::Value* LlvmEmitter::emit_call(const ir::Call& op) {
+  if (op.op == ir::Intrinsic::DotU8S8) return emit_dot_chain(op);
   std::vector<llvm::Value*> args;
   for (const ir::Expr& arg : op.args) args.push_back(emit(arg));
   switch (op.op) {
     case ir::Intrinsic::ReduceAdd:
     case ir::Intrinsic::ReduceMax:
     case ir::Intrinsic::ReduceMin: return emit_reduce(op.op, args[0], op.args[0].type());
-    case ir::Intrinsic::DotU8S8:
     case ir::Intrinsic::DotS8S8:
       return emit_dot_product(builder_, subtarget_, op.op, args[0], args[1], args[2], op.type.lanes);
     case ir::Intrinsic::F16BitsToF32: {
@@ -457,6 +458,23 @@ llvm::Value* LlvmEmitter::emit_call(const ir::Call& op) {
     }
     default: return emit_math(op.op, args, op.type);
   }
+}
+
+// acc + dot(a1, b1) + dot(a2, b2) + ...: the DotU8S8 calls nested in acc, emitted as one chain
+// so that the back end may add them in narrower integers where the bytes' bounds allow.
+llvm::Value* LlvmEmitter::emit_dot_chain(const ir::Call& op) {
+  std::vector<const ir::Call*> chain{&op};
+  while (const auto* inner = chain.back()->args[0].as<ir::Call>()) {
+    if (inner->op != ir::Intrinsic::DotU8S8) break;
+    chain.push_back(inner);
+  }
+  llvm::Value* acc = emit(chain.back()->args[0]);
+  std::vector<DotTerm> terms;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const ir::Call& dot = **it;
+    terms.push_back({emit(dot.args[1]), emit(dot.args[2]), ir::max_byte(dot.args[1])});
+  }
+  return codegen::emit_dot_chain(builder_, subtarget_, acc, terms, op.type.lanes);
 }
 
 llvm::Value* LlvmEmitter::emit_reduce(ir::Intrinsic op, llvm::Value* vector, ir::Type vector_type) {

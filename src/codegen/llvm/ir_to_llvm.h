@@ -90,6 +90,7 @@ class LlvmEmitter {
   llvm::Value* emit_ramp(const ir::Ramp& op);
   llvm::Value* emit_load(const ir::Load& op);
   llvm::Value* emit_call(const ir::Call& op);
+  llvm::Value* emit_dot_chain(const ir::Call& op);
   llvm::Value* emit_reduce(ir::Intrinsic op, llvm::Value* vector, ir::Type vector_type);
   // exp of a vector of f32 in vector instructions (libm would be called once per lane); scalars
   // go through it as one lane.
