@@ -290,6 +290,8 @@ void matmul_cases(std::vector<OpCase>& out, Rng& rng) {
     for (int64_t m : test_sizes()) size_sets.push_back({{"m", m}, {"n", 1}, {"k", small_k}});
     for (int64_t n : test_sizes()) size_sets.push_back({{"m", 1}, {"n", n}, {"k", small_k}});
     for (int64_t k : block_dim_sizes(w)) size_sets.push_back({{"m", 2}, {"n", 3}, {"k", k}});
+    // Full tiles of x rows and of weight rows, each with a remainder.
+    size_sets.push_back({{"m", 9}, {"n", 37}, {"k", 3 * small_k}});
     for (const auto& sizes : size_sets) {
       const int64_t m = sizes.at("m"), n = sizes.at("n"), k = sizes.at("k");
       OpCase c = make_case("matmul", ops::matmul(w), sizes);

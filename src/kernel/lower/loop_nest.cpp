@@ -4,6 +4,7 @@
 #include "kernel/lower/nest_builder.h"
 
 #include <algorithm>
+#include <set>
 
 #include "base/error.h"
 #include "kernel/compute/dequant_expr.h"
@@ -323,16 +324,32 @@ Stmt KernelLowering::lower_loop(NestContext& ctx, size_t pos, const std::functio
   const Relation* tail = separate_tail_split(ctx, loop.var);
   if (tail == nullptr) return main;
   // Remainder: outer fixed at the number of full tiles, inner running serially over the rest.
-  KILN_CHECK(std::any_of(ctx.loops.begin(), ctx.loops.end(), [&](const LoopDim& l) { return l.var == tail->inner; }),
-             "stage '{}': the remainder of split '{}' needs '{}' as a loop, but it was split again", ctx.stage->name,
-             tail->old_var, tail->inner);
+  // Where the inner was split again (a tile of it), its parts give way to one loop over the
+  // rest, where the first of them was: the finer tiling is for full tiles only.
+  std::set<std::string> parts = {tail->inner};
+  for (const Relation& r : ctx.schedule->relations) {
+    if (r.kind == Relation::Kind::Split && parts.count(r.old_var)) parts.insert({r.outer, r.inner});
+    KILN_CHECK(!(r.kind == Relation::Kind::Fuse && (parts.count(r.outer) || parts.count(r.inner))),
+               "stage '{}': the remainder of split '{}' needs '{}' as a loop, but it was fused", ctx.stage->name,
+               tail->old_var, tail->inner);
+  }
   NestContext tail_ctx = ctx;
-  for (LoopDim& l : tail_ctx.loops) {
-    if (l.var == tail->inner) {
-      l.extent = tail->old_extent - (tail->old_extent / tail->factor) * tail->factor;
-      l.kind = ForKind::Serial;
+  tail_ctx.loops.clear();
+  bool placed = false;
+  for (const LoopDim& l : ctx.loops) {
+    if (!parts.count(l.var)) {
+      tail_ctx.loops.push_back(l);
+    } else if (!placed) {
+      LoopDim remaining = l;
+      remaining.var = tail->inner;
+      remaining.extent = tail->old_extent - (tail->old_extent / tail->factor) * tail->factor;
+      remaining.kind = ForKind::Serial;
+      tail_ctx.loops.push_back(remaining);
+      placed = true;
     }
   }
+  KILN_CHECK(placed, "stage '{}': the remainder of split '{}' has no loop '{}'", ctx.stage->name, tail->old_var,
+             tail->inner);
   // A remainder of a tile inside the reduction moves out in front of it: each of its points
   // then runs the whole reduction with the untiled code.
   const size_t first_reduce = first_reduce_loop(tail_ctx);
