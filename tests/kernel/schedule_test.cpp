@@ -179,6 +179,14 @@ TEST_F(RowSum, RfactorGivesEachLaneItsOwnAccumulator) {
     expect_near(run(nested_op, def, sizes, inputs).at("out"), row_sums(inputs.at("x"), 3, cols), loops);
   }
 
+  // A remainder goes after its split's outer loop: with that loop split again (or fused) it
+  // has nowhere to go, and lowering refuses rather than lose the remainder's points.
+  Schedule lost(def);
+  lost.stage("out")
+      .split("k", "ko", "kv", Expr(int64_t{16}), TailStrategy::SeparateLoop)
+      .split("ko", "ka", "kb", Expr(int64_t{2}), TailStrategy::SeparateLoop);
+  EXPECT_THROW(lower(lost), InternalError);
+
   // Two accumulators per lane: the unrolled loop around the vector loop is factored too.
   // With 64 columns compiled in, the tiles divide the row and need neither guard nor remainder.
   const auto factor = [](const ComputeDef& d) {

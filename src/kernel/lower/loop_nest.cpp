@@ -55,6 +55,7 @@ Stmt KernelLowering::lower_root(const Stage& stage) {
                "'{}': only an elementwise output stage can store at other indices", stage.name);
     ctx.store_index = flat_index(stage.store_at, ctx.output->shape);
   }
+  check_remainders_have_loops(ctx);
   check_reduce_loops_innermost(ctx);
   check_guards_uniform_across_lanes(ctx);
   return lower_nest(ctx, 0);
@@ -99,6 +100,20 @@ const TensorDecl* KernelLowering::find_tensor_in(const std::vector<TensorDecl>& 
     if (t.name == name) return &t;
   }
   return nullptr;
+}
+
+// A split with a separate remainder loop emits it after its outer loop: an outer fused or
+// split again has no loop of its own, and the remainder's points would be lost.
+void KernelLowering::check_remainders_have_loops(const NestContext& ctx) const {
+  for (const Relation& r : ctx.schedule->relations) {
+    if (r.kind != Relation::Kind::Split || r.tail != TailStrategy::SeparateLoop ||
+        divides(r.factor, r.old_extent, def_.size_multiples)) {
+      continue;
+    }
+    KILN_CHECK(std::any_of(ctx.loops.begin(), ctx.loops.end(), [&](const LoopDim& l) { return l.var == r.outer; }),
+               "stage '{}': the remainder of split '{}' goes after loop '{}', which was fused or split again",
+               ctx.stage->name, r.old_var, r.outer);
+  }
 }
 
 // Spatial loops may sit inside the reduction loops only as a tile of constant extent, each

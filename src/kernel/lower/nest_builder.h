@@ -103,6 +103,7 @@ class KernelLowering {
   Expr named(const NestContext& ctx, const std::string& v) const { return ir::var(ctx.prefix + v); }
   // The loops, lets, guards and stores (loop_nest.cpp).
   static const TensorDecl* find_tensor_in(const std::vector<TensorDecl>& list, const std::string& name);
+  void check_remainders_have_loops(const NestContext& ctx) const;
   void check_reduce_loops_innermost(const NestContext& ctx) const;
   void check_guards_uniform_across_lanes(const NestContext& ctx) const;
   std::vector<size_t> tile_loops(const NestContext& ctx, size_t pos) const;
