@@ -69,6 +69,7 @@ struct Group {
   int8_t q[32];
   float scale;
   float scaled_sum;  // scale times the sum of q
+  float scaled_half_sums[2];  // scale times the sum of each half of q
 };
 Group group_of(const std::vector<uint8_t>& xq, int64_t groups, int64_t i, int64_t b) {
   Group g;
@@ -76,6 +77,7 @@ Group group_of(const std::vector<uint8_t>& xq, int64_t groups, int64_t i, int64_
   std::memcpy(g.q, words, 32);
   std::memcpy(&g.scale, words + ops::kQ8ScaleWord * 4, 4);
   std::memcpy(&g.scaled_sum, words + ops::kQ8SumWord * 4, 4);
+  std::memcpy(g.scaled_half_sums, words + ops::kQ8HalfSumWord * 4, 8);
   return g;
 }
 void put_group(std::vector<uint8_t>& xq, int64_t groups, int64_t i, int64_t b, const Group& g) {
@@ -83,6 +85,7 @@ void put_group(std::vector<uint8_t>& xq, int64_t groups, int64_t i, int64_t b, c
   std::memcpy(words, g.q, 32);
   std::memcpy(words + ops::kQ8ScaleWord * 4, &g.scale, 4);
   std::memcpy(words + ops::kQ8SumWord * 4, &g.scaled_sum, 4);
+  std::memcpy(words + ops::kQ8HalfSumWord * 4, g.scaled_half_sums, 8);
 }
 
 TEST(Int8Path, QuantizedActivationsRoundTripWithinHalfAStep) {
@@ -105,9 +108,16 @@ TEST(Int8Path, QuantizedActivationsRoundTripWithinHalfAStep) {
         ASSERT_NEAR(g.scale, amax / 127, amax / 127 * 1e-6) << "row " << i << " group " << b;
         int32_t sum = 0;
         for (int8_t q : g.q) sum += q;
-        // One f32 product of the scale and an exact integer sum.
+        // One f32 product of the scale and an exact integer sum; the same for each half.
         ASSERT_NEAR(g.scaled_sum, g.scale * static_cast<double>(sum), std::fabs(g.scale * sum) * 1e-7 + 1e-30)
             << "row " << i << " group " << b;
+        for (int half = 0; half < 2; ++half) {
+          int32_t half_sum = 0;
+          for (int t = 0; t < 16; ++t) half_sum += g.q[half * 16 + t];
+          ASSERT_NEAR(g.scaled_half_sums[half], g.scale * static_cast<double>(half_sum),
+                      std::fabs(g.scale * half_sum) * 1e-7 + 1e-30)
+              << "row " << i << " group " << b << " half " << half;
+        }
         for (int t = 0; t < 32; ++t) {
           const double v = x.values[i * k + b * 32 + t];
           ASSERT_GE(g.q[t], -127);
@@ -146,6 +156,11 @@ void check_int8_matmul(Rng& rng, const Target& target, int64_t interleave,
           for (int8_t& q : g.q) sum += q = static_cast<int8_t>(byte(rng));
           g.scale = scale(rng);
           g.scaled_sum = g.scale * static_cast<float>(sum);
+          for (int half = 0; half < 2; ++half) {
+            int32_t half_sum = 0;
+            for (int t = 0; t < 16; ++t) half_sum += g.q[half * 16 + t];
+            g.scaled_half_sums[half] = g.scale * static_cast<float>(half_sum);
+          }
           put_group(xq, groups, i, b, g);
           for (int t = 0; t < 32; ++t) x[i * k + b * 32 + t] = g.q[t] * static_cast<double>(g.scale);
         }

@@ -31,16 +31,25 @@ ComputeDef quantize_activations() {
   const auto rounded = [&](const Expr& e) {
     return ir::cast(Type::i32(), ir::call(ir::Intrinsic::Floor, {read(x, {i, b * kQ8Group + e}) * inverse + 0.5}));
   };
-  const Stage sum = reduce_stage("qsum", {"i", "b"}, {m, k / kQ8Group}, ReduceKind::Sum, {"t"}, {Expr(kQ8Group)},
-                                 rounded(t), Type::i32());
+  // The bytes' sums of the two halves (the group's is theirs together).
+  const auto half_sum = [&](const std::string& name, int64_t half) {
+    return reduce_stage(name, {"i", "b"}, {m, k / kQ8Group}, ReduceKind::Sum, {"t"}, {Expr(kQ8Group / 2)},
+                        rounded(t + half * (kQ8Group / 2)), Type::i32());
+  };
+  const Stage low = half_sum("qlow", 0), high = half_sum("qhigh", 1);
   // Word g < 8: elements 4 g .. 4 g + 3, one byte each. (The word read past the eighth is
   // clamped: both sides of a select are computed.)
   Expr packed = i32(0);
   for (int q = 0; q < 4; ++q) packed = packed | ((rounded(ir::min(g, 7) * 4 + q) & 255) << (8 * q));
   const Expr scale = ir::reinterpret(Type::i32(), max / 127.0);
-  const Expr scaled_sum = ir::reinterpret(Type::i32(), max / 127.0 * to_f32(read(sum, {i, b})));
-  const Expr word = ir::select(g < kQ8ScaleWord, packed, ir::select(g == kQ8ScaleWord, scale, scaled_sum));
-  def.stages = {amax, sum,
+  const auto scaled = [&](const Expr& byte_sum) { return ir::reinterpret(Type::i32(), max / 127.0 * to_f32(byte_sum)); };
+  const Expr low_sum = read(low, {i, b}), high_sum = read(high, {i, b});
+  const Expr word = ir::select(
+      g < kQ8ScaleWord, packed,
+      ir::select(g == kQ8ScaleWord, scale,
+                 ir::select(g == kQ8SumWord, scaled(low_sum + high_sum),
+                            ir::select(g == kQ8HalfSumWord, scaled(low_sum), scaled(high_sum)))));
+  def.stages = {amax, low, high,
                 elementwise_stage("xq", {"i", "b", "g"}, {m, k / kQ8Group, Expr(kQ8Words)}, word, Type::i32())};
   def.size_params = {"m", "k"};
   def.size_multiples["k"] = kQ8Group;
@@ -86,15 +95,16 @@ ComputeDef matmul_int8(DType weight, int64_t row_interleave) {
       return packed_quads(def.inputs[1], j, b, half, Expr(q_value));
     };
     if (word(h, 0).offset_per_half) {
-      // q6_K: per half h, its 4 words, and their bytes' sum for the half's offset (dots with ones).
-      Expr acc = i32(0), ones = i32(0);
+      // q6_K: per half h, its 4 words; the half's offset takes the half's scaled byte sum,
+      // which quantize_q8 wrote once (a dot with ones per word and weight row before).
+      Expr acc = i32(0);
       for (int64_t q_value = 0; q_value < 4; ++q_value) {
         const Expr x = read(def.inputs[0], {i, b, h * 4 + q_value});
         acc = ir::call(dot_of(word(h, q_value)), {acc, word(h, q_value).quads, x});
-        ones = ir::call(ir::Intrinsic::DotU8S8, {ones, i32(0x01010101), x});
       }
       const PackedQuads w = word(h, 0);
-      const Expr body = to_f32(acc) * (w.scale * x_scale) + to_f32(ones) * (w.offset * x_scale);
+      const Expr x_half_sum = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, h + kQ8HalfSumWord}));
+      const Expr body = to_f32(acc) * (w.scale * x_scale) + x_half_sum * w.offset;
       def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h"},
                                  {k / kQ8Group, Expr(int64_t{2})}, body)};
     } else {

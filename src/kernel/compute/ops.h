@@ -65,16 +65,17 @@ ComputeDef matmul(DType weight);
 // The 8-bit activation path (int8_matmul.cpp). An activation row of k is quantized in groups
 // of kQ8Group elements to kQ8Words i32 words each: 8 words of four signed bytes (elements in
 // order, each round(x * 127 / amax) in [-127, 127]), the group's scale amax / 127 as f32 bits,
-// and that scale times the sum of its 32 bytes, as f32 bits (a weight format's offset
-// multiplies it).
+// that scale times the sum of its 32 bytes, as f32 bits (a weight format's offset multiplies
+// it), and the scale times the sum of each 16-byte half (q6_K's offsets are per half).
 inline constexpr int64_t kQ8Group = 32;
 inline constexpr int64_t kQ8ScaleWord = 8;
 inline constexpr int64_t kQ8SumWord = 9;
-inline constexpr int64_t kQ8Words = 10;
-// x f32[m, k] -> xq i32[m, k / 32, 10]. Sizes m, k (a multiple of 32).
+inline constexpr int64_t kQ8HalfSumWord = 10;  // and 11 for the second half
+inline constexpr int64_t kQ8Words = 12;
+// x f32[m, k] -> xq i32[m, k / 32, 12]. Sizes m, k (a multiple of 32).
 ComputeDef quantize_activations();
 // out(i, j) = sum over groups b and words 4 h + q of the integer dot product of w's and xq's bytes,
-// times the two scales (plus w's offset times the sum of xq's bytes): xq i32[m, k / 32, 10],
+// times the two scales (plus w's offset times the sum of xq's bytes): xq i32[m, k / 32, 12],
 // w[n, k] of a dtype can_pack_quads takes -> out f32[m, n]. Sizes m, n, k. With
 // `row_interleave` > 1, w's rows are interleaved in groups of that many (base/row_interleave.h;
 // n a multiple of it), so that a vector over weight rows reads its bytes with one load.
