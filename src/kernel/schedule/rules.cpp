@@ -300,6 +300,10 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     order.push_back(e + "v");
     ref.reorder(order).vectorize(e + "v").unroll(e + "u");
     tile_first_axis({c, e + "u"}, tile);
+    if (s.axes.size() == 2) {
+      ref.parallel(e + "p");  // no middle axes: the runs
+      return;
+    }
     std::string parallel = s.axes[s.axes.size() - 2];
     for (size_t i = s.axes.size() - 2; i-- > 1;) {
       const std::string fused = s.axes[i] + "_" + parallel;
