@@ -127,6 +127,7 @@ class KernelLowering {
   Stmt lower_accumulated_reduction(NestContext& ctx, size_t pos, const std::vector<size_t>& tile);
   size_t rfactor_loop(const NestContext& ctx) const;
   int64_t vector_reduce_lanes(const NestContext& ctx, size_t pos) const;
+  Expr lane_accumulator_index(const NestContext& ctx) const;
   Stmt lower_reduce_loops(NestContext& ctx, size_t pos, const std::string& acc, const Expr& index);
   Stmt lower_cross_thread_reduction(NestContext& ctx, size_t pos, const Expr& spatial_guard);
 

@@ -37,59 +37,22 @@ Stmt KernelLowering::lower_reduction(NestContext& ctx, size_t pos) {
 // end: a horizontal reduction per iteration, or one accumulator for all copies, would chain
 // every iteration on it. Spatial loops inside the reduction (`tile`, a register tile: rows of a
 // matmul that share each weight block, columns of attention's output that share each
-// probability) give every point of the tile accumulators of its own. The accumulators are
-// indexed by the tile's loops and the rfactor loops together, in loop order (the innermost
-// varies fastest): acc[point * lanes + lane] where the rfactor loops are innermost, and with a
-// tile loop inside them (attention's columns inside unrolled copies of its keys) that loop's
-// vector stays contiguous.
+// probability) give every point of the tile accumulators of its own:
+// acc[point * lanes + lane].
 Stmt KernelLowering::lower_accumulated_reduction(NestContext& ctx, size_t pos, const std::vector<size_t>& tile) {
   const Stage& stage = *ctx.stage;
   const Type type = stage.type;
   const int64_t lanes = std::max<int64_t>(1, vector_reduce_lanes(ctx, pos));
   const std::string acc = ctx.prefix + stage.name + (!tile.empty() ? "_tile" : lanes > 1 ? "_lanes" : "_acc");
   const std::string lane = ctx.prefix + stage.name + "_lane";
+  Expr point = Expr(int64_t{0});
   int64_t points = 1;
-  for (size_t t : tile) points *= *ir::as_const_int(ctx.loops[t].extent);
-  // The accumulators' dimensions, outermost first; `lane_dims` are the rfactor ones.
-  std::vector<size_t> dims = tile, lane_dims;
-  if (lanes > 1) {
-    for (size_t i = rfactor_loop(ctx); i < ctx.loops.size(); ++i) {
-      if (ctx.loops[i].is_reduce) lane_dims.push_back(i);
-    }
-    dims.insert(dims.end(), lane_dims.begin(), lane_dims.end());
-    std::sort(dims.begin(), dims.end());
+  for (size_t t : tile) {
+    const int64_t extent = *ir::as_const_int(ctx.loops[t].extent);
+    point = point * Expr(extent) + named(ctx, ctx.loops[t].var);
+    points *= extent;
   }
-  const bool lanes_innermost = lane_dims.empty() || tile.empty() || lane_dims.front() > tile.back();
-  // The index of the accumulator at the tile's current point and rfactor point `lane_value`
-  // (lane_dims flattened; null: the rfactor loops' own variables).
-  const auto index_of = [&](const NestContext& c, const Expr* lane_value) {
-    if (lanes_innermost) {
-      // point * lanes + lane, as the vectorized loops over lanes need it.
-      Expr point = Expr(int64_t{0});
-      for (size_t t : tile) point = point * ctx.loops[t].extent + named(c, ctx.loops[t].var);
-      point = ir::simplify(point);
-      if (lanes == 1) return point;
-      if (lane_value != nullptr) return point * Expr(lanes) + *lane_value;
-      Expr lane_index = named(c, ctx.loops[lane_dims[0]].var);
-      for (size_t k = 1; k < lane_dims.size(); ++k) {
-        lane_index = lane_index * ctx.loops[lane_dims[k]].extent + named(c, ctx.loops[lane_dims[k]].var);
-      }
-      return point * Expr(lanes) + lane_index;
-    }
-    Expr index = Expr(int64_t{0});
-    int64_t stride = lanes;
-    for (size_t d : dims) {
-      const LoopDim& l = ctx.loops[d];
-      const int64_t extent = *ir::as_const_int(l.extent);
-      Expr value = named(c, l.var);
-      if (l.is_reduce && lane_value != nullptr) {
-        stride /= extent;
-        value = *lane_value / Expr(stride) % Expr(extent);
-      }
-      index = index * Expr(extent) + value;
-    }
-    return ir::simplify(index);
-  };
+  point = ir::simplify(point);
   // The tile's loops again, around `inner`, with the variables they define.
   const std::function<Stmt(NestContext&, size_t, const std::function<Stmt(NestContext&)>&)> over_tile =
       [&](NestContext& c, size_t k, const std::function<Stmt(NestContext&)>& inner) -> Stmt {
@@ -100,51 +63,28 @@ Stmt KernelLowering::lower_accumulated_reduction(NestContext& ctx, size_t pos, c
     return ir::For::make(c.prefix + l.var, Expr(int64_t{0}), l.extent, l.kind, over_tile(in, k + 1, inner), l.gpu_dim);
   };
   const Expr identity = reduce_identity(stage.reduce, type);
-  const Expr lane_var = ir::var(lane);
-  const auto init = [&](NestContext& c) -> Stmt {
-    if (lanes == 1) return ir::Store::make(acc, index_of(c, nullptr), identity);
-    if (lanes_innermost) {
-      return ir::For::make(lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
-                           ir::Store::make(acc, index_of(c, &lane_var), identity));
-    }
-    // A tile loop inside the rfactor loops: one store per rfactor point, each a whole vector.
-    std::vector<Stmt> stores;
-    for (int64_t k = 0; k < lanes; ++k) {
-      const Expr value = Expr(k);
-      stores.push_back(ir::Store::make(acc, index_of(c, &value), identity));
-    }
-    return ir::Block::make(stores);
+  const auto init = [&](NestContext&) -> Stmt {
+    if (lanes == 1) return ir::Store::make(acc, point, identity);
+    return ir::For::make(lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
+                         ir::Store::make(acc, point * lanes + ir::var(lane), identity));
   };
   const auto finish = [&](NestContext& c) -> Stmt {
     return with_new_definitions(c, [&](NestContext& cc) -> Stmt {
-      if (lanes == 1) return guarded(ctx.deferred_guard, store_result(cc, ir::Load::make(type, acc, index_of(cc, nullptr))));
-      if (!lanes_innermost) {
-        // The rfactor points folded into the first one, then stored.
-        const Expr zero = Expr(int64_t{0});
-        const Expr first = index_of(cc, &zero);
-        std::vector<Stmt> steps;
-        for (int64_t k = 1; k < lanes; ++k) {
-          const Expr value = Expr(k);
-          steps.push_back(ir::Store::make(acc, first,
-                                          reduce_combine(stage.reduce, ir::Load::make(type, acc, first),
-                                                         ir::Load::make(type, acc, index_of(cc, &value)))));
-        }
-        steps.push_back(guarded(ctx.deferred_guard, store_result(cc, ir::Load::make(type, acc, first))));
-        return ir::Block::make(steps);
-      }
+      if (lanes == 1) return guarded(ctx.deferred_guard, store_result(cc, ir::Load::make(type, acc, point)));
       const std::string sum = ctx.prefix + stage.name + "_acc";
       const Expr sum_value = ir::Load::make(type, sum, Expr(int64_t{0}));
       const Stmt combine = ir::For::make(
           lane, Expr(int64_t{0}), Expr(lanes), ForKind::Vectorized,
           ir::Store::make(sum, Expr(int64_t{0}),
-                          reduce_combine(stage.reduce, sum_value, ir::Load::make(type, acc, index_of(cc, &lane_var)))));
+                          reduce_combine(stage.reduce, sum_value, ir::Load::make(type, acc, point * lanes + ir::var(lane)))));
       return ir::Allocate::make(sum, type, Expr(int64_t{1}), MemoryScope::Register,
                                 ir::Block::make({ir::Store::make(sum, Expr(int64_t{0}), identity), combine,
                                                  guarded(ctx.deferred_guard, store_result(cc, sum_value))}));
     });
   };
+  const Expr index = lanes > 1 ? point * lanes + lane_accumulator_index(ctx) : point;
   NestContext init_ctx = ctx, finish_ctx = ctx;
-  const Stmt body = ir::Block::make({over_tile(init_ctx, 0, init), lower_reduce_loops(ctx, pos, acc, index_of(ctx, nullptr)),
+  const Stmt body = ir::Block::make({over_tile(init_ctx, 0, init), lower_reduce_loops(ctx, pos, acc, index),
                                      over_tile(finish_ctx, 0, finish)});
   return ir::Allocate::make(acc, type, Expr(points * lanes), MemoryScope::Register, body);
 }
@@ -158,9 +98,8 @@ size_t KernelLowering::rfactor_loop(const NestContext& ctx) const {
   return ctx.loops.size();
 }
 
-// The number of accumulators per tile point: the product of the extents of the rfactor loop
-// and the reduce loops inside it (loops inside it are of constant extent: reduce loops, or a
-// register tile's); 0 for one accumulator.
+// The number of accumulators: the product of the extents of the rfactor loop and the loops
+// inside it, which must all be reduce loops of constant extent; 0 for one accumulator.
 int64_t KernelLowering::vector_reduce_lanes(const NestContext& ctx, size_t pos) const {
   const size_t first = rfactor_loop(ctx);
   if (first == ctx.loops.size()) return 0;
@@ -171,13 +110,21 @@ int64_t KernelLowering::vector_reduce_lanes(const NestContext& ctx, size_t pos) 
   int64_t lanes = 1;
   for (size_t i = first; i < ctx.loops.size(); ++i) {
     const LoopDim& l = ctx.loops[i];
-    KILN_CHECK(ir::as_const_int(l.extent) && l.kind != ForKind::GpuBlock && l.kind != ForKind::GpuThread &&
-                   l.kind != ForKind::Parallel,
-               "stage '{}': loop '{}' inside rfactor loop '{}' must be a reduce loop or a tile of constant extent",
+    KILN_CHECK(l.is_reduce && ir::as_const_int(l.extent) && l.kind != ForKind::GpuBlock && l.kind != ForKind::GpuThread,
+               "stage '{}': loop '{}' inside rfactor loop '{}' must be a reduce loop of constant extent",
                ctx.stage->name, l.var, ctx.schedule->rfactor);
-    if (l.is_reduce) lanes *= *ir::as_const_int(l.extent);
+    lanes *= *ir::as_const_int(l.extent);
   }
   return lanes;
+}
+
+// Which accumulator the current point updates: the variables of the rfactor loop and the
+// loops inside it, flattened.
+Expr KernelLowering::lane_accumulator_index(const NestContext& ctx) const {
+  const size_t first = rfactor_loop(ctx);
+  Expr index = named(ctx, ctx.loops[first].var);
+  for (size_t i = first + 1; i < ctx.loops.size(); ++i) index = index * ctx.loops[i].extent + named(ctx, ctx.loops[i].var);
+  return index;
 }
 
 // The reduce loops from `pos` in, each point combining its value into acc[index].
