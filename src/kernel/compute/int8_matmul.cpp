@@ -84,6 +84,10 @@ ComputeDef matmul_int8(DType weight, int64_t row_interleave) {
   def.outputs = {tensor("out", DType::f32, {m, n})};
   const Expr x_scale = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8ScaleWord)}));
   const Expr x_sum = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, Expr(kQ8SumWord)}));
+  // Half `half`'s bytes' sum times the scale (quantize_q8 writes it for q6_K's offsets).
+  const auto x_half_sum = [&](const Expr& half) {
+    return ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, half + kQ8HalfSumWord}));
+  };
   const auto dot_of = [](const PackedQuads& w) { return w.signed_quads ? ir::Intrinsic::DotS8S8 : ir::Intrinsic::DotU8S8; };
   if (row_interleave > 1) {
     // Interleaved rows are the vector lanes (schedule_interleaved_contraction), so a group's
@@ -103,8 +107,7 @@ ComputeDef matmul_int8(DType weight, int64_t row_interleave) {
         acc = ir::call(dot_of(word(h, q_value)), {acc, word(h, q_value).quads, x});
       }
       const PackedQuads w = word(h, 0);
-      const Expr x_half_sum = ir::reinterpret(Type::f32(), read(def.inputs[0], {i, b, h + kQ8HalfSumWord}));
-      const Expr body = to_f32(acc) * (w.scale * x_scale) + x_half_sum * w.offset;
+      const Expr body = to_f32(acc) * (w.scale * x_scale) + x_half_sum(h) * w.offset;
       def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h"},
                                  {k / kQ8Group, Expr(int64_t{2})}, body)};
     } else {
@@ -127,10 +130,8 @@ ComputeDef matmul_int8(DType weight, int64_t row_interleave) {
     // exact eighth each).
     Expr body = to_f32(ir::call(dot_of(w), {i32(0), w.quads, x})) * (w.scale * x_scale);
     if (w.offset.defined() && !w.offset_per_half) body = body + x_sum * (w.offset * 0.125);
-    // An offset per half group (q6_K) takes the word's own byte sum: a dot with ones.
-    if (w.offset.defined() && w.offset_per_half) {
-      body = body + to_f32(ir::call(ir::Intrinsic::DotU8S8, {i32(0), i32(0x01010101), x})) * (w.offset * x_scale);
-    }
+    // An offset per half group (q6_K) takes its half's scaled byte sum, an exact quarter a word.
+    if (w.offset.defined() && w.offset_per_half) body = body + x_half_sum(h) * (w.offset * 0.25);
     // Over groups b, then the 8 words of a group as 2 halves h of 4 words q.
     def.stages = {reduce_stage("out", {"i", "j"}, {m, n}, ReduceKind::Sum, {"b", "h", "q"},
                                {k / kQ8Group, Expr(int64_t{2}), Expr(int64_t{4})}, body)};

@@ -11,7 +11,7 @@ uint64_t width_mask(int bits) { return bits >= 64 ? ~uint64_t{0} : (uint64_t{1} 
 // A shift amount known to be one constant in every lane.
 std::optional<int> constant_shift(const Expr& e) {
   if (const auto* b = e.as<Broadcast>()) return constant_shift(b->value);
-  if (const auto* c = e.as<IntImm>()) return static_cast<int>(c->value);
+  if (const int64_t* c = as_const_int(e)) return static_cast<int>(*c);
   return std::nullopt;
 }
 
