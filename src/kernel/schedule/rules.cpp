@@ -329,7 +329,8 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
     std::vector<std::string> order = {s.axes.back()};
     for (size_t i = 0; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
     ref.reorder(order);
-    if (!weight_row_chunks) ref.parallel(s.axes.back());
+    // (Attention's scores parallelize chunks of their keys instead: below.)
+    if (!weight_row_chunks && !(single_reduce && s.axes.size() >= 3)) ref.parallel(s.axes.back());
   } else if (facts.bound >= 2) {
     // Producers computed per point of several axes (attention's softmax statistics, per query
     // and head): the axes fused into one parallel loop, so that a decode step's single query
@@ -396,6 +397,19 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
               .unroll(j + "u")
               .reorder({j + "t", k + "o", j + "u", i + "i"});
         }
+      } else if (s.axes.size() >= 3) {
+        // Attention's scores(a, b, c): keys c in chunks for the threads, each chunk running
+        // over every tile of queries, and each key over every head: a tile's queries (4 of
+        // them, all heads: 9 KB for SmolLM2) are read once per chunk of keys, from L1, instead
+        // of once per key, which for a long prompt streamed all the queries from L3 for every
+        // key; a key's heads stay side by side, as decode (one query) reads them.
+        const std::string& a = s.axes[0];
+        const std::string& c = s.axes.back();
+        ref.split(c, c + "o", c + "i", Expr(target.weight_row_chunk), TailStrategy::SeparateLoop).parallel(c + "o");
+        tile_first_axis({c + "i", k + "o"});
+        std::vector<std::string> order = {a + "o", c + "i"};
+        order.insert(order.end(), s.axes.begin() + 1, s.axes.end() - 1);
+        ref.reorder(order);
       } else {
         tile_first_axis({k + "o"});
       }
