@@ -3,6 +3,7 @@
 // previous pass's, and the verifier has accepted every one of them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -131,6 +132,41 @@ TEST(LoweringPasses, KFormatBlockIsWalkedInSubBlocksThatFitTheRegisters) {
   EXPECT_NE(nest.find("unrolled (ru, 0, 4)"), std::string::npos) << nest;
   EXPECT_NE(nest.find("vectorized (rv, 0, 16)"), std::string::npos) << nest;
   EXPECT_NE(nest.find("allocate out_tile: f32[256] register"), std::string::npos) << nest;
+}
+
+TEST(LoweringPasses, SignedByteDotChainsAreSteppedAcrossTheRowTile) {
+  // q8_0 on AVX2: a group's 8 signed words, each its own step over the 4 rows of x, so that one
+  // word of weights (and its absolute value) is live at a time, not all 8 (16 registers).
+  const PassLog log = lower_logged(ops::matmul_int8(DType::q8_0, 8), cpu_target({.avx2 = true}));
+  ASSERT_EQ(log.order.back(), "dot_chain_steps");
+  const std::string stepped = text(log, "dot_chain_steps");
+  EXPECT_NE(stepped.find("allocate dot_steps: i32[32] register"), std::string::npos) << stepped;
+  size_t steps = 0;
+  for (size_t at = stepped.find("dot_steps[ramp(ii * 8, 1, 8)] = dot4_s8s8("); at != std::string::npos;
+       at = stepped.find("dot_steps[ramp(ii * 8, 1, 8)] = dot4_s8s8(", at + 1)) {
+    ++steps;
+  }
+  EXPECT_EQ(steps, 8u) << stepped;
+  // Each step adds one product to the row's partial sum, and the tile's sum takes the last.
+  EXPECT_NE(stepped.find("= dot4_s8s8(dot_steps[ramp(ii * 8, 1, 8)], "), std::string::npos) << stepped;
+  EXPECT_NE(stepped.find("f32x8(dot_steps[ramp(ii * 8, 1, 8)])"), std::string::npos) << stepped;
+}
+
+TEST(LoweringPasses, NibbleDotChainsStayOneStepForTheirSixteenBitSums) {
+  // q4_0's 8 words of 4-bit bytes add up in i16 as one run: cut into steps, a back end without
+  // byte dot products would widen each; the chain is left whole. q5_0's 5-bit bytes make runs
+  // of 4 words: two steps.
+  const PassLog q4 = lower_logged(ops::matmul_int8(DType::q4_0, 8), cpu_target({.avx2 = true}));
+  EXPECT_EQ(std::count(q4.order.begin(), q4.order.end(), "dot_chain_steps"), 0);
+  const PassLog q5 = lower_logged(ops::matmul_int8(DType::q5_0, 8), cpu_target({.avx2 = true}));
+  ASSERT_EQ(q5.order.back(), "dot_chain_steps");
+  const std::string stepped = text(q5, "dot_chain_steps");
+  EXPECT_NE(stepped.find("dot_steps[ramp(ii * 8, 1, 8)] = dot4_u8s8(dot4_u8s8(dot4_u8s8(dot4_u8s8(broadcast(i32(0), 8)"),
+            std::string::npos)
+      << stepped;
+  EXPECT_NE(stepped.find("dot_steps[ramp(ii * 8, 1, 8)] = dot4_u8s8(dot4_u8s8(dot4_u8s8(dot4_u8s8(dot_steps[ramp(ii * 8, 1, 8)]"),
+            std::string::npos)
+      << stepped;
 }
 
 }  // namespace

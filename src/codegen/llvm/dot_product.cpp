@@ -7,6 +7,8 @@
 #include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/IR/Module.h>
 
+#include "kernel/ir/possible_bits.h"
+
 namespace kiln::codegen {
 namespace {
 
@@ -124,24 +126,19 @@ llvm::Value* emit_dot_chain(llvm::IRBuilder<>& builder, const llvm::MCSubtargetI
     for (const DotTerm& t : terms) acc = emit_dot_product(builder, subtarget, ir::Intrinsic::DotU8S8, acc, t.a, t.b, lanes);
     return acc;
   }
-  // A pair of products is at most 2 * a_max * 128 in magnitude (b's bytes down to -128), and a's
-  // bytes are at most 127 (DotU8S8's licence) whatever the IR proves.
-  constexpr int64_t kI16Max = 32767;
-  llvm::Value* run = nullptr;
-  int64_t run_bound = 0;
-  for (const DotTerm& t : terms) {
-    const int64_t bound = 2 * std::min<int64_t>(t.a_max, 127) * 128;
-    llvm::Value* pairs = call_intrinsic(builder, byte_pairs_to_i16(lanes), {t.a, t.b});
-    if (run != nullptr && run_bound + bound <= kI16Max) {
-      run = builder.CreateAdd(run, pairs);
-      run_bound += bound;
-      continue;
+  // Runs of terms whose pairs' bounds fit in i16 together (b's bytes down to -128).
+  std::vector<int> a_max;
+  for (const DotTerm& t : terms) a_max.push_back(t.a_max);
+  size_t next = 0;
+  for (const int run_length : ir::i16_runs(a_max)) {
+    llvm::Value* run = nullptr;
+    for (int i = 0; i < run_length; ++i, ++next) {
+      llvm::Value* pairs = call_intrinsic(builder, byte_pairs_to_i16(lanes), {terms[next].a, terms[next].b});
+      run = run == nullptr ? pairs : builder.CreateAdd(run, pairs);
     }
-    if (run != nullptr) acc = widen_pairs_onto(builder, acc, run, lanes);
-    run = pairs;
-    run_bound = bound;
+    acc = widen_pairs_onto(builder, acc, run, lanes);
   }
-  return run != nullptr ? widen_pairs_onto(builder, acc, run, lanes) : acc;
+  return acc;
 }
 
 }  // namespace kiln::codegen

@@ -9,6 +9,7 @@
 #include "kernel/ir/simplify.h"
 #include "kernel/ir/verify.h"
 #include "kernel/lower/clip_loops.h"
+#include "kernel/lower/dot_chain_steps.h"
 #include "kernel/lower/gpu_ids.h"
 #include "kernel/lower/gpu_launch.h"
 #include "kernel/lower/loop_nest.h"
@@ -51,7 +52,7 @@ ir::Kernel kernel_for(const ComputeDef& def, const Stage& stage, const std::vect
 }  // namespace
 
 const std::vector<std::string>& lowering_pass_names() {
-  static const std::vector<std::string> names = {"loop_nest", "clip_loops", "simplify", "vectorize", "simplify_vectors", "gpu_launch", "gpu_ids"};
+  static const std::vector<std::string> names = {"loop_nest", "clip_loops", "simplify", "vectorize", "simplify_vectors", "dot_chain_steps", "gpu_launch", "gpu_ids"};
   return names;
 }
 
@@ -86,6 +87,13 @@ LoweredOp lower(const Schedule& schedule, const LowerOptions& options) {
       after("vectorize");
       kernel.body = ir::simplify(kernel.body, sizes);
       after("simplify_vectors");
+    }
+    if (!options.gpu) {
+      const ir::Stmt stepped = step_dot_chains(kernel.body);
+      if (!stepped.same_as(kernel.body)) {
+        kernel.body = stepped;
+        after("dot_chain_steps");
+      }
     }
     if (options.gpu) {
       map_gpu_launch(kernel, options.shared_memory_bytes);

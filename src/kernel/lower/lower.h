@@ -4,6 +4,8 @@
 //   simplify          index arithmetic folded (ir/simplify.h)
 //   vectorize         vectorized loops become vector expressions (vectorize.h), CPU only
 //   simplify_vectors  the vector code simplified
+//   dot_chain_steps   packed-byte dot chains in a register tile computed a step at a time
+//                     across the tile (dot_chain_steps.h), CPU only, where there are any
 //   gpu_launch        grid and work-group sizes from the GPU loops, shared memory checked
 //                     (gpu_launch.h), GPU only
 //   gpu_ids           GPU loops become block and thread ids, guarded where shorter than the
