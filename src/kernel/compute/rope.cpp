@@ -22,11 +22,16 @@ ComputeDef rope(RopeMode mode, int n_dims, double theta, double freq_scale, bool
   def.outputs = {tensor("out", DType::f32, {t, h, d})};
   def.size_params = {"t", "h", "d"};
 
-  // angle(a, p): how far pair p of token a turns; once per token and pair, shared by all heads.
+  // angle(a, p): how far pair p of token a turns. Its cosine and sine are a table of their own,
+  // trig(a, 0, p) and trig(a, 1, p), computed once per token and pair and shared by all heads:
+  // computed per element of every head they were 4% of a 512-token prefill (SmolLM2, 12 heads).
+  const Expr k = ir::var("k");
   Expr angle = to_f32(read(def.inputs[1], {a})) * freq_scale *
                ir::call(Intrinsic::Pow, {ir::f32(theta), to_f32(p) * (-2.0 / n_dims)});
   if (with_freq_factors) angle = angle / read(def.inputs[2], {p});
-  const Stage angles = elementwise_stage("angle", {"a", "p"}, {t, ir::i64(half)}, angle);
+  const Stage trig = elementwise_stage(
+      "trig", {"a", "k", "p"}, {t, ir::i64(2), ir::i64(half)},
+      ir::select(k == 0, ir::call(Intrinsic::Cos, {angle}), ir::call(Intrinsic::Sin, {angle})));
 
   // Dimension j of a rotated pair (x0, x1): x0 cos - x1 sin for the pair's first, x0 sin + x1 cos
   // for its second. jc keeps the indices of the unselected pass-through side in range.
@@ -37,11 +42,11 @@ ComputeDef rope(RopeMode mode, int n_dims, double theta, double freq_scale, bool
   const Expr x1_index = mode == RopeMode::Neox ? pair + half : pair * 2 + 1;
   const TensorDecl& x = def.inputs[0];
   const Expr x0 = read(x, {a, b, x0_index}), x1 = read(x, {a, b, x1_index});
-  const Expr cos = ir::call(Intrinsic::Cos, {read(angles, {a, pair})});
-  const Expr sin = ir::call(Intrinsic::Sin, {read(angles, {a, pair})});
+  const Expr cos = read(trig, {a, ir::i64(0), pair});
+  const Expr sin = read(trig, {a, ir::i64(1), pair});
   const Expr rotated = ir::select(first, x0 * cos - x1 * sin, x0 * sin + x1 * cos);
   const Expr body = ir::select(j < n_dims, rotated, read(x, {a, b, j}));
-  def.stages = {angles, elementwise_stage("out", {"a", "b", "j"}, {t, h, d}, body)};
+  def.stages = {trig, elementwise_stage("out", {"a", "b", "j"}, {t, h, d}, body)};
   return def;
 }
 
