@@ -92,7 +92,8 @@ TEST(ComputeDefPrint, SlidingWindowAttention) {
   l(a < t, b < h) = sum[c < s] exp(logit(a, b, c) - mx(a, b))
     needed where c <= s - t + a && c > s - t + a - 4
   p(a < t, b < h, c < s) = exp(logit(a, b, c) - mx(a, b)) / l(a, b)
-  out(a < t, b < h, e < d) = sum[c < s] p(a, b, c) * v(c, b / (h / kh), e)
+    needed where c <= s - t + a && c > s - t + a - 4
+  out(a < t, b < h, e < d) = sum[c < s] select(c <= s - t + a && c > s - t + a - 4, p(a, b, c), 0.0f) * v(c, b / (h / kh), e)
     needed where c <= s - t + a && c > s - t + a - 4
 )");
 }

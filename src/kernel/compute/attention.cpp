@@ -56,15 +56,21 @@ ComputeDef attention(double scale, double softcap, bool causal, int64_t window, 
   // The probabilities, a stage of their own: inlined into `out` they would be computed again
   // for every e.
   const Stage p = elementwise_stage("p", {"a", "b", "c"}, {t, h, s}, weight / read(l, {a, b}));
+  // A hidden key's probability is 0. The weighted sum says so itself rather than reading a 0
+  // that p wrote: then p skips the hidden keys too (half of a causal prefill's exponentials),
+  // whatever tile of queries the weighted sum reads p in.
+  Expr probability = read(p, {a, b, c});
+  if (visible.defined()) probability = ir::select(visible, probability, Expr(0.0));
   const Stage out = reduce_stage("out", {"a", "b", "e"}, {t, h, d}, ReduceKind::Sum, {"c"}, {s},
-                                 read(p, {a, b, c}) * read(v, {row, kv_head, e}));
+                                 probability * read(v, {row, kv_head, e}));
   def.stages = {score, logits, mx, l, p, out};
   if (visible.defined()) {
-    // Scores of hidden keys are never read (the select above), and their probabilities are
-    // 0 in the weighted sum: those, and the softmax's max and sum, may skip them.
+    // Scores and probabilities of hidden keys are never read (the selects above), and those
+    // keys are 0 in the weighted sum: all of these, and the softmax's max and sum, may skip them.
     def.stages[0].predicate = visible;
     def.stages[2].predicate = visible;  // max and sum: a hidden key's logit is -inf, its weight 0
     def.stages[3].predicate = visible;
+    def.stages[4].predicate = visible;
     def.stages[5].predicate = visible;
   }
   return def;
