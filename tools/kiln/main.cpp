@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   kiln::cli::add_run_commands(app);
   kiln::cli::add_bench_command(app);
   kiln::cli::add_quantize_command(app);
+  kiln::cli::add_perplexity_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,85 @@
+#include "engine/perplexity.h"
+
+#include <cmath>
+#include <algorithm>
+
+#include "base/error.h"
+
+namespace kiln::engine {
+
+TokenScore score_token(std::span<const float> logits, int32_t target) {
+  KILN_CHECK(!logits.empty() && target >= 0 && static_cast<size_t>(target) < logits.size(),
+             "token {} scored against {} logits", target, logits.size());
+  size_t top = 0;
+  for (size_t i = 1; i < logits.size(); ++i) {
+    if (logits[i] > logits[top]) top = i;
+  }
+  // log sum exp, shifted by the largest logit so that no term overflows.
+  const double largest = logits[top];
+  double sum = 0;
+  for (const float logit : logits) sum += std::exp(static_cast<double>(logit) - largest);
+  TokenScore score;
+  score.token = target;
+  score.logprob = static_cast<double>(logits[static_cast<size_t>(target)]) - largest - std::log(sum);
+  score.top1 = static_cast<int32_t>(top);
+  return score;
+}
+
+void PerplexityStats::add(double nll) {
+  ++count_;
+  sum_ += nll;
+  sum_squares_ += nll * nll;
+}
+
+double PerplexityStats::perplexity() const { return std::exp(mean_nll()); }
+
+double PerplexityStats::perplexity_error() const {
+  if (count_ < 2) return 0.0;
+  const double n = static_cast<double>(count_);
+  const double mean = sum_ / n;
+  const double variance = std::max(0.0, sum_squares_ / n - mean * mean);
+  return perplexity() * std::sqrt(variance / (n - 1));
+}
+
+int64_t perplexity_windows(int64_t tokens, const PerplexityOptions& options) {
+  if (options.window < 4) user_error("a window of {} tokens is too short to score (at least 4)", options.window);
+  const int64_t whole = tokens / options.window;
+  if (whole == 0) {
+    user_error("the text is {} tokens long; one window needs {} (shorten the window with -c, or give a longer text)",
+               tokens, options.window);
+  }
+  return options.max_windows >= 0 ? std::min(whole, options.max_windows) : whole;
+}
+
+PerplexityResult perplexity(ModelRunner& model, std::span<const int32_t> tokens, std::optional<int32_t> bos,
+                            const PerplexityOptions& options) {
+  const int64_t n = options.window;
+  const int64_t windows = perplexity_windows(static_cast<int64_t>(tokens.size()), options);
+  if (n > model.ctx_size()) user_error("a window of {} tokens does not fit the context of {}", n, model.ctx_size());
+  const size_t vocab = static_cast<size_t>(model.vocab_size());
+  PerplexityResult result;
+  result.windows = windows;
+  std::vector<int32_t> window(static_cast<size_t>(n));
+  for (int64_t w = 0; w < windows; ++w) {
+    const int64_t start = w * n;
+    std::copy_n(tokens.begin() + start, n, window.begin());
+    if (bos) window[0] = *bos;
+    model.reset();
+    const std::vector<float> logits = model.forward(window);
+    KILN_CHECK(logits.size() == static_cast<size_t>(n) * vocab, "{} logits for a window of {} tokens", logits.size(), n);
+    // Positions first .. n - 2 predict tokens first + 1 .. n - 1: the second half, each with
+    // at least half a window of context.
+    for (int64_t i = n / 2; i + 1 < n; ++i) {
+      TokenScore score = score_token(std::span<const float>(logits).subspan(static_cast<size_t>(i) * vocab, vocab),
+                                     window[static_cast<size_t>(i + 1)]);
+      score.position = start + i + 1;
+      result.stats.add(-score.logprob);
+      result.scores.push_back(score);
+    }
+    if (options.on_window) options.on_window(w + 1, windows, result.stats);
+  }
+  model.reset();
+  return result;
+}
+
+}  // namespace kiln::engine
