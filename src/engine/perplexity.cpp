@@ -70,9 +70,10 @@ PerplexityResult perplexity(ModelRunner& model, std::span<const int32_t> tokens,
     // Positions first .. n - 2 predict tokens first + 1 .. n - 1: the second half, each with
     // at least half a window of context.
     for (int64_t i = n / 2; i + 1 < n; ++i) {
-      TokenScore score = score_token(std::span<const float>(logits).subspan(static_cast<size_t>(i) * vocab, vocab),
-                                     window[static_cast<size_t>(i + 1)]);
+      const auto row = std::span<const float>(logits).subspan(static_cast<size_t>(i) * vocab, vocab);
+      TokenScore score = score_token(row, window[static_cast<size_t>(i + 1)]);
       score.position = start + i + 1;
+      if (options.on_scored) options.on_scored(score, row);
       result.stats.add(-score.logprob);
       result.scores.push_back(score);
     }

@@ -47,6 +47,8 @@ struct PerplexityOptions {
   int64_t max_windows = -1;  // -1: every whole window of the text
   // After each window: its index, how many there are, and the statistics so far.
   std::function<void(int64_t done, int64_t total, const PerplexityStats& stats)> on_window;
+  // Each scored token with the logits that scored it (--save-logits, --kl-divergence).
+  std::function<void(const TokenScore& score, std::span<const float> logits)> on_scored;
 };
 
 struct PerplexityResult {

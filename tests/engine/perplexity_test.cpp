@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "base/error.h"
 #include "base/model_folder.h"
+#include "engine/logit_file.h"
 #include "engine/perplexity.h"
 #include "runtime/device.h"
 #include "support/expect_error.h"
@@ -49,6 +52,68 @@ TEST(Perplexity, WindowsAreWholeAndATooShortTextSaysWhatItNeeds) {
   expect_user_error([&] { perplexity_windows(99, options); }, {"the text is 99 tokens long; one window needs 100"});
   options.window = 3;
   expect_user_error([&] { perplexity_windows(99, options); }, {"too short"});
+}
+
+TEST(LogitFile, RoundTripsAndKlDivergenceIsWorkedOutInDouble) {
+  const std::string path = (std::filesystem::temp_directory_path() / "kiln-logits-roundtrip.lgt").string();
+  const std::vector<float> a = {0.0f, std::log(3.0f)};  // p = (1/4, 3/4)
+  const std::vector<float> b = {0.0f, 0.0f};            // q = (1/2, 1/2)
+  {
+    LogitWriter writer(path, 2, 16);
+    writer.add(9, 1, log_softmax(a));
+    writer.add(10, 0, log_softmax(b));
+    writer.close();
+  }
+  LogitReader reader(path);
+  EXPECT_EQ(reader.vocab(), 2);
+  EXPECT_EQ(reader.window(), 16);
+  ASSERT_EQ(reader.count(), 2);
+  const LogitRecord first = reader.next();
+  EXPECT_EQ(first.position, 9);
+  EXPECT_EQ(first.token, 1);
+  EXPECT_NEAR(first.logprobs[1], std::log(0.75), 1e-7);
+  const LogitRecord second = reader.next();
+  expect_user_error([&] { reader.next(); }, {"holds 2 scored tokens"});
+
+  // KL(p || q) = 1/4 ln(1/2) + 3/4 ln(3/2); the same distribution: 0.
+  KlStats kl;
+  kl.add(first.logprobs, log_softmax(b), 1);
+  EXPECT_NEAR(kl.mean_kl(), 0.25 * std::log(0.5) + 0.75 * std::log(1.5), 1e-7);
+  EXPECT_EQ(kl.top1_agreement(), 0.0);  // argmax 1 against a tie (the first: 0)
+  EXPECT_NEAR(kl.max_abs_dp(), 0.25, 1e-7);
+  kl.add(second.logprobs, log_softmax(b), 0);
+  EXPECT_EQ(kl.count(), 2);
+  EXPECT_NEAR(kl.top1_agreement(), 0.5, 1e-12);
+  EXPECT_NEAR(kl.base_perplexity(), std::exp(-(std::log(0.75) + std::log(0.5)) / 2), 1e-6);
+}
+
+TEST(LogitFile, TruncatedUnfinishedAndForeignFilesAreRefused) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string path = (dir / "kiln-logits-whole.lgt").string();
+  {
+    LogitWriter writer(path, 4, 8);
+    const std::vector<float> row = {1.0f, 2.0f, 3.0f, 4.0f};
+    writer.add(5, 2, log_softmax(row));
+    writer.close();
+  }
+  const auto size = std::filesystem::file_size(path);
+  const std::string truncated = (dir / "kiln-logits-truncated.lgt").string();
+  std::filesystem::copy_file(path, truncated, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(truncated, size - 3);
+  expect_user_error([&] { LogitReader{truncated}; }, {"records of a 4-token vocabulary need"});
+  {
+    LogitWriter unfinished((dir / "kiln-logits-unfinished.lgt").string(), 4, 8);  // never closed
+  }
+  expect_user_error([&] { LogitReader{(dir / "kiln-logits-unfinished.lgt").string()}; }, {"incomplete"});
+  // A header claiming a huge vocabulary or count is refused before anything is allocated.
+  std::string bytes(8, ' ');
+  std::memcpy(bytes.data(), "KILNLGT1", 8);
+  for (const int64_t v : {int64_t{1} << 40, int64_t{8}, int64_t{1} << 50}) bytes.append(reinterpret_cast<const char*>(&v), 8);
+  const std::string hostile = (dir / "kiln-logits-hostile.lgt").string();
+  std::ofstream(hostile, std::ios::binary) << bytes;
+  expect_user_error([&] { LogitReader{hostile}; }, {"make no sense"});
+  std::ofstream(hostile, std::ios::binary) << "GGUF and more";
+  expect_user_error([&] { LogitReader{hostile}; }, {"is not a logits file"});
 }
 
 TEST(Perplexity, EachScoreIsTheModelsAfterItsWindowsEarlierTokens) {

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 #include "base/model_folder.h"
 #include "cache_type.h"
 #include "commands.h"
+#include "engine/logit_file.h"
 #include "engine/perplexity.h"
 #include "engine/tokenizer.h"
 #include "runtime/device.h"
@@ -35,6 +37,8 @@ struct PerplexityFlags {
   bool no_int8 = false;
   std::string cache_type = "f16";
   bool json = false;
+  std::string save_logits;
+  std::string kl_base;
 };
 
 std::string read_text(const std::string& path) {
@@ -71,12 +75,50 @@ void run_perplexity(const PerplexityFlags& flags) {
     fmt::print(stderr, "[{}]{:.4f}{}", done, stats.perplexity(), done == total ? "\n" : ",");
     std::fflush(stderr);
   };
+  // The saved run to compare with: the same vocabulary, windows and tokens (checked as it goes).
+  std::optional<engine::LogitReader> base;
+  engine::KlStats kl;
+  if (!flags.kl_base.empty()) {
+    base.emplace(flags.kl_base);
+    if (base->vocab() != model.vocab_size() || base->window() != flags.window) {
+      user_error("'{}' was saved with a vocabulary of {} and windows of {}; this run has {} and {}", flags.kl_base,
+                 base->vocab(), base->window(), model.vocab_size(), flags.window);
+    }
+    const int64_t scored = windows * (flags.window - 1 - flags.window / 2);
+    if (base->count() != scored) {
+      user_error("'{}' holds {} scored tokens; this run scores {} (the same text, -c and --chunks?)", flags.kl_base,
+                 base->count(), scored);
+    }
+  }
+  std::optional<engine::LogitWriter> save;
+  if (!flags.save_logits.empty()) save.emplace(flags.save_logits, model.vocab_size(), flags.window);
+  if (base || save) {
+    ppl.on_scored = [&](const engine::TokenScore& score, std::span<const float> logits) {
+      const std::vector<double> logprobs = engine::log_softmax(logits);
+      if (save) save->add(score.position, score.token, logprobs);
+      if (base) {
+        const engine::LogitRecord saved = base->next();
+        if (saved.position != score.position || saved.token != score.token) {
+          user_error("'{}' scored token {} at position {}; this run has token {} there (not the same text?)",
+                     flags.kl_base, saved.token, saved.position, score.token);
+        }
+        kl.add(saved.logprobs, logprobs, score.token);
+      }
+    };
+  }
   const std::optional<int32_t> bos = tokenizer.adds_bos() ? std::optional<int32_t>(tokenizer.bos()) : std::nullopt;
   const engine::PerplexityResult result = engine::perplexity(model, tokens, bos, ppl);
+  if (save) save->close();
   const engine::PerplexityStats& s = result.stats;
   if (!flags.json) {
     fmt::print("PPL = {:.4f} +/- {:.4f} ({} tokens scored in {} windows of {})\n", s.perplexity(), s.perplexity_error(),
                s.count(), result.windows, flags.window);
+    if (base) {
+      fmt::print("against {}: PPL {:.4f} there (ratio {:.4f}); KL divergence {:.6f} +/- {:.6f}; top-1 agreement "
+                 "{:.2f}%; max |delta p| {:.4f}\n",
+                 flags.kl_base, kl.base_perplexity(), s.perplexity() / kl.base_perplexity(), kl.mean_kl(),
+                 kl.kl_error(), 100.0 * kl.top1_agreement(), kl.max_abs_dp());
+    }
     return;
   }
   nlohmann::json scored = nlohmann::json::array();
@@ -91,7 +133,16 @@ void run_perplexity(const PerplexityFlags& flags) {
                               {"perplexity_error", s.perplexity_error()},
                               {"mean_nll", s.mean_nll()},
                               {"scores", scored}};
-  fmt::print("{}\n", out.dump());
+  nlohmann::json report = out;
+  if (base) {
+    report["kl_divergence"] = {{"base", flags.kl_base},
+                               {"base_perplexity", kl.base_perplexity()},
+                               {"mean", kl.mean_kl()},
+                               {"error", kl.kl_error()},
+                               {"top1_agreement", kl.top1_agreement()},
+                               {"max_abs_delta_p", kl.max_abs_dp()}};
+  }
+  fmt::print("{}\n", report.dump());
 }
 
 }  // namespace
@@ -116,6 +167,12 @@ void add_perplexity_command(CLI::App& app) {
   command->add_flag("--json", flags->json,
                     "Print JSON instead: the estimate, and every scored token's position, id, log-probability and "
                     "the model's top-1 id");
+  command->add_option("--save-logits", flags->save_logits,
+                      "Also save every scored token's next-token distribution to this file, for --kl-divergence");
+  command->add_option("--kl-divergence", flags->kl_base,
+                      "Compare with a run saved by --save-logits (the same text, -c and --chunks; e.g. an f16 file's): "
+                      "mean KL divergence, top-1 agreement, largest change of the scored token's probability")
+      ->check(CLI::ExistingFile);
   command->callback([flags] { run_perplexity(*flags); });
 }
 
