@@ -109,28 +109,17 @@ void KlStats::add(std::span<const float> base, std::span<const double> logprobs,
     if (logprobs[i] > logprobs[top]) top = i;
   }
   kl = std::max(kl, 0.0);  // rounding may leave a hair below 0 for equal distributions
-  ++count_;
-  sum_kl_ += kl;
-  sum_kl2_ += kl * kl;
+  kl_.add(kl);
   if (base_top == top) ++same_top1_;
   const auto t = static_cast<size_t>(token);
   max_abs_dp_ = std::max(max_abs_dp_, std::fabs(std::exp(logprobs[t]) - std::exp(static_cast<double>(base[t]))));
   base_nll_ -= base[t];
 }
 
-double KlStats::mean_kl() const { return count_ > 0 ? sum_kl_ / static_cast<double>(count_) : 0.0; }
-
-double KlStats::kl_error() const {
-  if (count_ < 2) return 0.0;
-  const double n = static_cast<double>(count_);
-  const double variance = std::max(0.0, sum_kl2_ / n - mean_kl() * mean_kl());
-  return std::sqrt(variance / (n - 1));
-}
-
 double KlStats::top1_agreement() const {
-  return count_ > 0 ? static_cast<double>(same_top1_) / static_cast<double>(count_) : 0.0;
+  return count() > 0 ? static_cast<double>(same_top1_) / static_cast<double>(count()) : 0.0;
 }
 
-double KlStats::base_perplexity() const { return count_ > 0 ? std::exp(base_nll_ / static_cast<double>(count_)) : 0.0; }
+double KlStats::base_perplexity() const { return count() > 0 ? std::exp(base_nll_ / static_cast<double>(count())) : 0.0; }
 
 }  // namespace kiln::engine

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/perplexity.h"
+
 namespace kiln::engine {
 
 // log softmax of one row of logits, in double.
@@ -57,16 +59,17 @@ class KlStats {
  public:
   // `base`: the saved log-probabilities; `logprobs`: this run's, of the same token.
   void add(std::span<const float> base, std::span<const double> logprobs, int32_t token);
-  int64_t count() const { return count_; }
-  double mean_kl() const;
-  double kl_error() const;  // the mean's standard error
+  int64_t count() const { return kl_.count(); }
+  double mean_kl() const { return kl_.mean(); }
+  double kl_error() const { return kl_.error(); }  // the mean's standard error
   double top1_agreement() const;  // fraction of tokens whose most likely next token is the same
   double max_abs_dp() const { return max_abs_dp_; }  // of the scored token's probability
   double base_perplexity() const;
 
  private:
-  int64_t count_ = 0, same_top1_ = 0;
-  double sum_kl_ = 0, sum_kl2_ = 0, max_abs_dp_ = 0, base_nll_ = 0;
+  RunningMean kl_;
+  int64_t same_top1_ = 0;
+  double max_abs_dp_ = 0, base_nll_ = 0;
 };
 
 }  // namespace kiln::engine

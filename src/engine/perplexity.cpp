@@ -25,21 +25,14 @@ TokenScore score_token(std::span<const float> logits, int32_t target) {
   return score;
 }
 
-void PerplexityStats::add(double nll) {
-  ++count_;
-  sum_ += nll;
-  sum_squares_ += nll * nll;
+double RunningMean::error() const {
+  if (count_ < 2) return 0.0;
+  const double n = static_cast<double>(count_);
+  const double variance = std::max(0.0, sum_squares_ / n - mean() * mean());
+  return std::sqrt(variance / (n - 1));
 }
 
 double PerplexityStats::perplexity() const { return std::exp(mean_nll()); }
-
-double PerplexityStats::perplexity_error() const {
-  if (count_ < 2) return 0.0;
-  const double n = static_cast<double>(count_);
-  const double mean = sum_ / n;
-  const double variance = std::max(0.0, sum_squares_ / n - mean * mean);
-  return perplexity() * std::sqrt(variance / (n - 1));
-}
 
 int64_t perplexity_windows(int64_t tokens, const PerplexityOptions& options) {
   if (options.window < 4) user_error("a window of {} tokens is too short to score (at least 4)", options.window);

@@ -26,20 +26,36 @@ struct TokenScore {
 // log softmax(logits)[target] in double, and the index of the largest logit (the first of equals).
 TokenScore score_token(std::span<const float> logits, int32_t target);
 
-// Running mean and spread of negative log-likelihoods.
-class PerplexityStats {
+// A running mean and its standard error (samples assumed independent).
+class RunningMean {
  public:
-  void add(double nll);
+  void add(double x) {
+    ++count_;
+    sum_ += x;
+    sum_squares_ += x * x;
+  }
   int64_t count() const { return count_; }
-  double mean_nll() const { return count_ > 0 ? sum_ / static_cast<double>(count_) : 0.0; }
-  double perplexity() const;
-  // The standard error of the perplexity: exp(mean) times the standard error of the mean nll
-  // (llama-perplexity's estimate; 0 below two tokens).
-  double perplexity_error() const;
+  double mean() const { return count_ > 0 ? sum_ / static_cast<double>(count_) : 0.0; }
+  double error() const;  // 0 below two samples
 
  private:
   int64_t count_ = 0;
   double sum_ = 0, sum_squares_ = 0;
+};
+
+// Running mean and spread of negative log-likelihoods.
+class PerplexityStats {
+ public:
+  void add(double nll) { nll_.add(nll); }
+  int64_t count() const { return nll_.count(); }
+  double mean_nll() const { return nll_.mean(); }
+  double perplexity() const;
+  // The standard error of the perplexity: exp(mean) times the standard error of the mean nll
+  // (llama-perplexity's estimate; 0 below two tokens).
+  double perplexity_error() const { return perplexity() * nll_.error(); }
+
+ private:
+  RunningMean nll_;
 };
 
 struct PerplexityOptions {
