@@ -51,6 +51,22 @@ Chain unfold(const ir::Call* outer) {
   return chain;
 }
 
+// Whether an expression loads from `buffer`.
+bool reads(const Expr& e, const std::string& buffer) {
+  struct Reads : ir::IRVisitor {
+    const std::string& name;
+    bool found = false;
+    explicit Reads(const std::string& n) : name(n) {}
+    using ir::IRVisitor::visit;
+    void visit(const ir::Load* op) override {
+      found = found || op->buffer == name;
+      ir::IRVisitor::visit(op);
+    }
+  } visitor(buffer);
+  visitor.walk(e);
+  return visitor.found;
+}
+
 // Replaces the one expression equal (as a node) to `target` by `replacement`.
 class ReplaceNode : public ir::IRMutator {
  public:
@@ -89,6 +105,11 @@ class StepDotChains : public ir::IRMutator {
     if (dots.found.size() != 1) return s;
     const ir::Call* outer = dots.found[0];
     const Chain chain = unfold(outer);
+    // The steps compute every row's products before any row's store: safe while the chain
+    // does not read what the tile writes.
+    for (const Expr& arg : outer->args) {
+      if (reads(arg, store->buffer)) return s;
+    }
     std::vector<int> steps;
     if (chain.op == ir::Intrinsic::DotU8S8) {
       std::vector<int> a_max;
