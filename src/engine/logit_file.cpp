@@ -26,16 +26,6 @@ template <typename T> T get(std::ifstream& in, const std::string& path) {
 
 }  // namespace
 
-std::vector<double> log_softmax(std::span<const float> logits) {
-  const double largest = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (const float logit : logits) sum += std::exp(static_cast<double>(logit) - largest);
-  const double shift = largest + std::log(sum);
-  std::vector<double> out(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) out[i] = static_cast<double>(logits[i]) - shift;
-  return out;
-}
-
 LogitWriter::LogitWriter(const std::string& path, int64_t vocab, int64_t window)
     : path_(path), out_(path, std::ios::binary | std::ios::trunc), vocab_(vocab) {
   if (!out_) user_error("cannot write the logits file '{}'", path);

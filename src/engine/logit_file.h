@@ -17,9 +17,6 @@
 
 namespace kiln::engine {
 
-// log softmax of one row of logits, in double.
-std::vector<double> log_softmax(std::span<const float> logits);
-
 class LogitWriter {
  public:
   LogitWriter(const std::string& path, int64_t vocab, int64_t window);

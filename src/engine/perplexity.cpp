@@ -1,27 +1,30 @@
 #include "engine/perplexity.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 
 #include "base/error.h"
 
 namespace kiln::engine {
 
-TokenScore score_token(std::span<const float> logits, int32_t target) {
-  KILN_CHECK(!logits.empty() && target >= 0 && static_cast<size_t>(target) < logits.size(),
-             "token {} scored against {} logits", target, logits.size());
-  size_t top = 0;
-  for (size_t i = 1; i < logits.size(); ++i) {
-    if (logits[i] > logits[top]) top = i;
-  }
-  // log sum exp, shifted by the largest logit so that no term overflows.
-  const double largest = logits[top];
+std::vector<double> log_softmax(std::span<const float> logits) {
+  // Shifted by the largest logit so that no term overflows.
+  const double largest = *std::max_element(logits.begin(), logits.end());
   double sum = 0;
   for (const float logit : logits) sum += std::exp(static_cast<double>(logit) - largest);
+  const double shift = largest + std::log(sum);
+  std::vector<double> out(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) out[i] = static_cast<double>(logits[i]) - shift;
+  return out;
+}
+
+TokenScore score_token(std::span<const double> logprobs, int32_t target) {
+  KILN_CHECK(!logprobs.empty() && target >= 0 && static_cast<size_t>(target) < logprobs.size(),
+             "token {} scored against {} log-probabilities", target, logprobs.size());
   TokenScore score;
   score.token = target;
-  score.logprob = static_cast<double>(logits[static_cast<size_t>(target)]) - largest - std::log(sum);
-  score.top1 = static_cast<int32_t>(top);
+  score.logprob = logprobs[static_cast<size_t>(target)];
+  score.top1 = static_cast<int32_t>(std::max_element(logprobs.begin(), logprobs.end()) - logprobs.begin());
   return score;
 }
 
@@ -63,10 +66,11 @@ PerplexityResult perplexity(ModelRunner& model, std::span<const int32_t> tokens,
     // Positions first .. n - 2 predict tokens first + 1 .. n - 1: the second half, each with
     // at least half a window of context.
     for (int64_t i = n / 2; i + 1 < n; ++i) {
-      const auto row = std::span<const float>(logits).subspan(static_cast<size_t>(i) * vocab, vocab);
-      TokenScore score = score_token(row, window[static_cast<size_t>(i + 1)]);
+      const std::vector<double> logprobs =
+          log_softmax(std::span<const float>(logits).subspan(static_cast<size_t>(i) * vocab, vocab));
+      TokenScore score = score_token(logprobs, window[static_cast<size_t>(i + 1)]);
       score.position = start + i + 1;
-      if (options.on_scored) options.on_scored(score, row);
+      if (options.on_scored) options.on_scored(score, logprobs);
       result.stats.add(-score.logprob);
       result.scores.push_back(score);
     }

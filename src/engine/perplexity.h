@@ -23,8 +23,11 @@ struct TokenScore {
   int32_t top1 = 0;
 };
 
-// log softmax(logits)[target] in double, and the index of the largest logit (the first of equals).
-TokenScore score_token(std::span<const float> logits, int32_t target);
+// log softmax of one row of logits, in double.
+std::vector<double> log_softmax(std::span<const float> logits);
+
+// `target`'s log-probability in a row of them, and the most likely token (the first of equals).
+TokenScore score_token(std::span<const double> logprobs, int32_t target);
 
 // A running mean and its standard error (samples assumed independent).
 class RunningMean {
@@ -63,8 +66,8 @@ struct PerplexityOptions {
   int64_t max_windows = -1;  // -1: every whole window of the text
   // After each window: its index, how many there are, and the statistics so far.
   std::function<void(int64_t done, int64_t total, const PerplexityStats& stats)> on_window;
-  // Each scored token with the logits that scored it (--save-logits, --kl-divergence).
-  std::function<void(const TokenScore& score, std::span<const float> logits)> on_scored;
+  // Each scored token with the distribution that scored it (--save-logits, --kl-divergence).
+  std::function<void(const TokenScore& score, std::span<const double> logprobs)> on_scored;
 };
 
 struct PerplexityResult {

@@ -22,14 +22,14 @@ namespace {
 TEST(Perplexity, ScoreIsLogSoftmaxInDoubleAndTopOneIsTheFirstLargest) {
   // softmax of (0, ln 2, ln 2, -inf-ish): 1/5, 2/5, 2/5, ~0.
   const std::vector<float> logits = {0.0f, std::log(2.0f), std::log(2.0f), -80.0f};
-  const TokenScore first = score_token(logits, 0);
+  const TokenScore first = score_token(log_softmax(logits), 0);
   EXPECT_NEAR(first.logprob, std::log(0.2), 1e-6);
   EXPECT_EQ(first.top1, 1);  // the first of the two equal largest
-  EXPECT_NEAR(score_token(logits, 2).logprob, std::log(0.4), 1e-6);
+  EXPECT_NEAR(score_token(log_softmax(logits), 2).logprob, std::log(0.4), 1e-6);
   // Large logits do not overflow: shifted by the largest.
   const std::vector<float> large = {1000.0f, 1000.0f};
-  EXPECT_NEAR(score_token(large, 1).logprob, std::log(0.5), 1e-9);
-  EXPECT_THROW(score_token(large, 2), InternalError);
+  EXPECT_NEAR(score_token(log_softmax(large), 1).logprob, std::log(0.5), 1e-9);
+  EXPECT_THROW(score_token(log_softmax(large), 2), InternalError);
 }
 
 TEST(Perplexity, StatsAreTheMeanNllAndItsStandardError) {
@@ -158,7 +158,7 @@ TEST(Perplexity, EachScoreIsTheModelsAfterItsWindowsEarlierTokens) {
     EXPECT_EQ(score.token, tokens[static_cast<size_t>(score.position)]);
     prefix_model.reset();
     const std::vector<float> logits = prefix_model.forward(prefix);
-    const TokenScore again = score_token(logits, score.token);
+    const TokenScore again = score_token(log_softmax(logits), score.token);
     EXPECT_NEAR(score.logprob, again.logprob, 1e-3) << "position " << score.position;
     mean_nll -= score.logprob / static_cast<double>(result.scores.size());
   }

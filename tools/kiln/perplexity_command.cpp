@@ -93,8 +93,7 @@ void run_perplexity(const PerplexityFlags& flags) {
   std::optional<engine::LogitWriter> save;
   if (!flags.save_logits.empty()) save.emplace(flags.save_logits, model.vocab_size(), flags.window);
   if (base || save) {
-    ppl.on_scored = [&](const engine::TokenScore& score, std::span<const float> logits) {
-      const std::vector<double> logprobs = engine::log_softmax(logits);
+    ppl.on_scored = [&](const engine::TokenScore& score, std::span<const double> logprobs) {
       if (save) save->add(score.position, score.token, logprobs);
       if (base) {
         const engine::LogitRecord saved = base->next();

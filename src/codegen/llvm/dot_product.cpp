@@ -7,7 +7,7 @@
 #include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/IR/Module.h>
 
-#include "kernel/ir/possible_bits.h"
+#include "kernel/ir/dot_chain.h"
 
 namespace kiln::codegen {
 namespace {

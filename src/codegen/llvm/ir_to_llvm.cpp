@@ -1,6 +1,7 @@
 #include "codegen/llvm/ir_to_llvm.h"
 
 #include "codegen/llvm/dot_product.h"
+#include "kernel/ir/dot_chain.h"
 #include "kernel/ir/possible_bits.h"
 
 #include <algorithm>
@@ -463,16 +464,11 @@ llvm::Value* LlvmEmitter::emit_call(const ir::Call& op) {
 // acc + dot(a1, b1) + dot(a2, b2) + ...: the DotU8S8 calls nested in acc, emitted as one chain
 // so that the back end may add them in narrower integers where the bytes' bounds allow.
 llvm::Value* LlvmEmitter::emit_dot_chain(const ir::Call& op) {
-  std::vector<const ir::Call*> chain{&op};
-  while (const auto* inner = chain.back()->args[0].as<ir::Call>()) {
-    if (inner->op != ir::Intrinsic::DotU8S8) break;
-    chain.push_back(inner);
-  }
-  llvm::Value* acc = emit(chain.back()->args[0]);
+  const ir::DotChain chain = ir::unfold_dot_chain(&op);
+  llvm::Value* acc = emit(chain.start);
   std::vector<DotTerm> terms;
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    const ir::Call& dot = **it;
-    terms.push_back({emit(dot.args[1]), emit(dot.args[2]), ir::max_byte(dot.args[1])});
+  for (const ir::Call* dot : chain.terms) {
+    terms.push_back({emit(dot->args[1]), emit(dot->args[2]), ir::max_byte(dot->args[1])});
   }
   return codegen::emit_dot_chain(builder_, subtarget_, acc, terms, op.type.lanes);
 }

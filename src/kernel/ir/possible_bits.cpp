@@ -75,23 +75,4 @@ int max_byte(const Expr& e) {
   return largest;
 }
 
-int64_t byte_pair_bound(int a_max) { return 2 * std::min<int64_t>(a_max, 127) * 128; }
-
-std::vector<int> i16_runs(const std::vector<int>& a_max) {
-  constexpr int64_t kI16Max = 32767;
-  std::vector<int> runs;
-  int64_t run_bound = 0;
-  for (const int term : a_max) {
-    const int64_t bound = byte_pair_bound(term);
-    if (!runs.empty() && run_bound + bound <= kI16Max) {
-      ++runs.back();
-      run_bound += bound;
-    } else {
-      runs.push_back(1);
-      run_bound = bound;
-    }
-  }
-  return runs;
-}
-
 }  // namespace kiln::ir

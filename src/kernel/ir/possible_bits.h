@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "kernel/ir/expr.h"
 
@@ -16,14 +15,5 @@ uint64_t possible_bits(const Expr& e);
 
 // The largest unsigned value any byte of any lane of `e` (an integer) can hold.
 int max_byte(const Expr& e);
-
-// A pair of byte products a * b (pmaddubsw's), a's bytes at most `a_max` (and at most 127,
-// DotU8S8's licence), b's signed: its largest magnitude, 2 * min(a_max, 127) * 128.
-int64_t byte_pair_bound(int a_max);
-
-// A chain of DotU8S8 terms whose a's bytes are at most `a_max` (in order), cut into runs whose
-// pairs' bounds add up to at most 32767: the sizes of the runs, which a back end without a
-// byte dot product into i32 can add in i16 and widen once each.
-std::vector<int> i16_runs(const std::vector<int>& a_max);
 
 }  // namespace kiln::ir

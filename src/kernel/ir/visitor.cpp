@@ -355,4 +355,19 @@ bool contains_gpu_loops(const Stmt& s) {
   return find.found;
 }
 
+bool reads_buffer(const Expr& e, const std::string& buffer) {
+  struct Finder : IRVisitor {
+    const std::string& buffer;
+    bool found = false;
+    explicit Finder(const std::string& b) : buffer(b) {}
+    using IRVisitor::visit;
+    void visit(const Load* op) override {
+      found = found || op->buffer == buffer;
+      IRVisitor::visit(op);
+    }
+  } finder(buffer);
+  finder.walk(e);
+  return finder.found;
+}
+
 }  // namespace kiln::ir

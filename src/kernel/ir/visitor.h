@@ -92,6 +92,8 @@ bool contains_gpu_loops(const Stmt& s);
 
 // Whether the variable `name` occurs free (not rebound by an inner For or LetStmt).
 bool expr_uses_var(const Expr& e, const std::string& name);
+// Whether `e` loads from `buffer`.
+bool reads_buffer(const Expr& e, const std::string& buffer);
 bool stmt_uses_var(const Stmt& s, const std::string& name);
 
 }  // namespace kiln::ir

@@ -1,9 +1,9 @@
 #include "kernel/lower/dot_chain_steps.h"
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "kernel/ir/dot_chain.h"
 #include "kernel/ir/possible_bits.h"
 #include "kernel/ir/visitor.h"
 
@@ -30,42 +30,6 @@ class OutermostDots : public ir::IRVisitor {
     ir::IRVisitor::visit(op);
   }
 };
-
-// One chain's terms, innermost first, and the accumulator it starts from.
-struct Chain {
-  ir::Intrinsic op;
-  Expr start;
-  std::vector<const ir::Call*> terms;
-};
-
-Chain unfold(const ir::Call* outer) {
-  Chain chain{outer->op, Expr(), {outer}};
-  Expr e = outer->args[0];
-  while (const auto* call = e.as<ir::Call>()) {
-    if (call->op != chain.op) break;
-    chain.terms.push_back(call);
-    e = call->args[0];
-  }
-  std::reverse(chain.terms.begin(), chain.terms.end());
-  chain.start = e;
-  return chain;
-}
-
-// Whether an expression loads from `buffer`.
-bool reads(const Expr& e, const std::string& buffer) {
-  struct Reads : ir::IRVisitor {
-    const std::string& name;
-    bool found = false;
-    explicit Reads(const std::string& n) : name(n) {}
-    using ir::IRVisitor::visit;
-    void visit(const ir::Load* op) override {
-      found = found || op->buffer == name;
-      ir::IRVisitor::visit(op);
-    }
-  } visitor(buffer);
-  visitor.walk(e);
-  return visitor.found;
-}
 
 // Replaces the one expression equal (as a node) to `target` by `replacement`.
 class ReplaceNode : public ir::IRMutator {
@@ -104,11 +68,11 @@ class StepDotChains : public ir::IRMutator {
     dots.walk(store->value);
     if (dots.found.size() != 1) return s;
     const ir::Call* outer = dots.found[0];
-    const Chain chain = unfold(outer);
+    const ir::DotChain chain = ir::unfold_dot_chain(outer);
     // The steps compute every row's products before any row's store: safe while the chain
     // does not read what the tile writes.
     for (const Expr& arg : outer->args) {
-      if (reads(arg, store->buffer)) return s;
+      if (ir::reads_buffer(arg, store->buffer)) return s;
     }
     std::vector<int> steps;
     if (chain.op == ir::Intrinsic::DotU8S8) {

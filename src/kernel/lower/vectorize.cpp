@@ -14,21 +14,6 @@ namespace kiln::ir {
 
 namespace {
 
-bool reads_buffer(const Expr& e, const std::string& buffer) {
-  struct Finder : IRVisitor {
-    const std::string& buffer;
-    bool found = false;
-    explicit Finder(const std::string& b) : buffer(b) {}
-    using IRVisitor::visit;
-    void visit(const Load* op) override {
-      found = found || op->buffer == buffer;
-      IRVisitor::visit(op);
-    }
-  } finder(buffer);
-  finder.walk(e);
-  return finder.found;
-}
-
 // Restores a map entry (or its absence) when a scope ends.
 template <typename Map>
 class ScopedEntry {

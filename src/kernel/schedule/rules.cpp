@@ -325,12 +325,13 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
   const bool quantized_blocks = contraction && single_reduce && facts.block > n_lanes && facts.block % n_lanes == 0;
   // A matmul over weight rows (a float weight too): parallel over chunks of them instead.
   const bool weight_row_chunks = contraction && single_reduce && s.axes.size() == 2;
+  // Attention's scores(a, b, c): parallel over chunks of their keys c (below).
+  const bool key_chunks = contraction && single_reduce && !quantized_blocks && s.axes.size() >= 3;
   if (contraction) {
     std::vector<std::string> order = {s.axes.back()};
     for (size_t i = 0; i + 1 < s.axes.size(); ++i) order.push_back(s.axes[i]);
     ref.reorder(order);
-    // (Attention's scores parallelize chunks of their keys instead: below.)
-    if (!weight_row_chunks && !(single_reduce && s.axes.size() >= 3)) ref.parallel(s.axes.back());
+    if (!weight_row_chunks && !key_chunks) ref.parallel(s.axes.back());
   } else if (facts.bound >= 2) {
     // Producers computed per point of several axes (attention's softmax statistics, per query
     // and head): the axes fused into one parallel loop, so that a decode step's single query
@@ -397,7 +398,7 @@ void schedule_cpu_stage(const Stage& s, StageRef ref, const CpuStageFacts& facts
               .unroll(j + "u")
               .reorder({j + "t", k + "o", j + "u", i + "i"});
         }
-      } else if (s.axes.size() >= 3) {
+      } else if (key_chunks) {
         // Attention's scores(a, b, c): keys c in chunks for the threads, each chunk running
         // over every tile of queries, and each key over every head: a tile's queries (4 of
         // them, all heads: 9 KB for SmolLM2) are read once per chunk of keys, from L1, instead
